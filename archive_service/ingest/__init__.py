@@ -1,0 +1,1 @@
+"""ingest of the archive service."""

@@ -1,0 +1,1 @@
+"""integrity of the archive service."""

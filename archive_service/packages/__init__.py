@@ -1,0 +1,1 @@
+"""packages of the archive service."""

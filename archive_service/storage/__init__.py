@@ -1,0 +1,1 @@
+"""storage of the archive service."""

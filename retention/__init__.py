@@ -1,0 +1,1 @@
+"""Retention schedule, policy engine, holds and disposal workflow."""

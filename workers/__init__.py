@@ -1,0 +1,1 @@
+"""Celery application and task definitions (thin: they call services)."""
