@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,10 +29,24 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("./archive-data")
+    storage_url: str | None = Field(
+        None, description="file:///absolute/path or s3://bucket; default: <data_dir>/storage"
+    )
+    s3_endpoint: str | None = Field(None, description="host:port of the S3-compatible server")
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str | None = None
+    s3_secure: bool = Field(False, description="use HTTPS to reach the S3 server")
     archive_code: str = Field("LTDT", description="code of this archive, prefixed to fileCode")
     archive_name: str = "Lưu trữ điện tử"
     fonds_code: str = Field("G09", description="fonds code used in AIP identifiers")
     limits: PackageLimits = Field(default_factory=PackageLimits)
+
+    def effective_storage_url(self) -> str:
+        """The storage URL, defaulting to a directory inside the data directory."""
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "storage").resolve().as_uri()
 
 
 @lru_cache(maxsize=1)

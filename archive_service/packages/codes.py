@@ -13,7 +13,12 @@ MAINTENANCE = {
 }
 #: Years of each fixed retention code; ``None`` is permanent, ``07`` carries its own years.
 MAINTENANCE_YEARS: dict[str, int | None] = {
-    "01": None, "02": 70, "03": 50, "04": 30, "05": 20, "06": 10,
+    "01": None,
+    "02": 70,
+    "03": 50,
+    "04": 30,
+    "05": 20,
+    "06": 10,
 }
 OTHER_TERM_MIN_YEARS = 2
 OTHER_TERM_MAX_YEARS = 70

@@ -240,7 +240,10 @@ def check_fields(
             if spec.required:
                 problems.append(
                     Problem(
-                        ProblemCode.FIELD_MISSING, path, f"Thiếu trường bắt buộc <{spec.tag}>", spec.tag
+                        ProblemCode.FIELD_MISSING,
+                        path,
+                        f"Thiếu trường bắt buộc <{spec.tag}>",
+                        spec.tag,
                     )
                 )
             continue

@@ -1,0 +1,166 @@
+"""The ``archive`` command: thin wrappers that parse arguments, call services, print results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from archive_service import __version__
+
+app = typer.Typer(
+    help="Lưu trữ hồ sơ TTHC điện tử — electronic records archive for settled TTHC dossiers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+sip_app = typer.Typer(
+    help="Submission packages (SIP_hoso): validate and build.", no_args_is_help=True
+)
+aip_app = typer.Typer(help="Archival packages (AIP_hoso): inspect.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(sip_app, name="sip")
+app.add_typer(aip_app, name="aip")
+app.add_typer(config_app, name="config")
+
+EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Start the HTTP service (embedded default: everything under ARCHIVE_DATA_DIR)."""
+    import uvicorn
+
+    from archive_service.app import create_app
+    from archive_service.config import get_settings
+
+    settings = get_settings()
+    typer.echo(f"Archive service {__version__} on http://{host}:{port} (data: {settings.data_dir})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration, secrets hidden."""
+    from archive_service.config import get_settings
+
+    settings = get_settings()
+    shown = settings.model_dump(mode="json")
+    shown["effective_storage_url"] = settings.effective_storage_url()
+    typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+
+
+@sip_app.command("validate")
+def sip_validate(
+    path: Annotated[Path, typer.Argument(help="SIP ZIP file or unpacked SIP folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the problem list as JSON")] = False,
+) -> None:
+    """Check a SIP completely. Exit 0 valid, 1 invalid, 2 unreadable."""
+    from archive_service.config import get_settings
+    from archive_service.packages.problems import ProblemCode, errors
+    from archive_service.packages.sip_reader import validate_sip
+
+    if not path.exists():
+        typer.echo(f"Không tìm thấy: {path}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE)
+    report = validate_sip(path, get_settings().limits)
+    found_errors = errors(report.problems)
+    unreadable = {ProblemCode.SIP_NOT_ZIP, ProblemCode.SIP_UNREADABLE}
+    if as_json:
+        payload = {
+            "path": str(path),
+            "valid": not found_errors,
+            "dossier_code": report.package.dossier_code if report.package else None,
+            "problems": [p.as_dict() for p in report.problems],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        for problem in report.problems:
+            where = f"{problem.path}" + (f" <{problem.field}>" if problem.field else "")
+            typer.echo(
+                f"{problem.severity.value:7} {problem.code.value:26} {where}: {problem.message}"
+            )
+        if report.package:
+            typer.echo(
+                f"HỢP LỆ: hồ sơ {report.package.dossier_code}, "
+                f"{len(report.package.documents)} tài liệu"
+            )
+        else:
+            typer.echo(f"KHÔNG HỢP LỆ: {len(found_errors)} lỗi")
+    if any(p.code in unreadable for p in found_errors):
+        raise typer.Exit(EXIT_UNREADABLE)
+    raise typer.Exit(EXIT_INVALID if found_errors else EXIT_VALID)
+
+
+@sip_app.command("build")
+def sip_build(
+    metadata: Annotated[Path, typer.Option(help="plain-deposit metadata JSON")],
+    files: Annotated[Path, typer.Option(help="folder holding the files named in the metadata")],
+    out: Annotated[Path, typer.Option(help="SIP ZIP to write")],
+) -> None:
+    """Build a SIP ZIP from plain files and their metadata JSON (the plain deposit form)."""
+    from archive_service.config import get_settings
+    from archive_service.packages.plain import PlainDeposit, files_from_folder
+    from archive_service.packages.problems import PackageInvalid
+    from archive_service.packages.sip_builder import build_sip
+
+    try:
+        deposit = PlainDeposit.from_json_bytes(metadata.read_bytes())
+        manifest = build_sip(
+            deposit,
+            files_from_folder(deposit, files),
+            out,
+            fonds_code=get_settings().fonds_code,
+        )
+    except PackageInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(f"{problem.code.value}: {problem.path}: {problem.message}", err=True)
+        raise typer.Exit(EXIT_INVALID) from exc
+    typer.echo(f"Đã tạo {out} ({manifest.object_id})")
+
+
+@aip_app.command("show")
+def aip_show(
+    target: Annotated[
+        str, typer.Argument(help="AIP folder, or the AIP id in the configured store")
+    ],
+    version: Annotated[str | None, typer.Option(help="OCFL version, e.g. v1; default head")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show what an AIP holds: dossier, representations, files and events."""
+    from archive_service.config import get_settings
+    from archive_service.packages.aip_reader import read_aip_folder, read_aip_object
+    from archive_service.storage.setup import open_archive_repository
+
+    path = Path(target)
+    if path.is_dir():
+        summary = read_aip_folder(path)
+    else:
+        repository = open_archive_repository(get_settings())
+        if not repository.exists(target):
+            typer.echo(f"Không có AIP {target} trong kho", err=True)
+            raise typer.Exit(EXIT_UNREADABLE)
+        summary = read_aip_object(repository, target, version)
+    if as_json:
+        typer.echo(summary.model_dump_json(indent=2))
+    else:
+        typer.echo(summary.describe())
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,501 @@
+"""OCFL 1.1 objects on any ``ObjectStore``: one archival package per object, one version per change.
+
+The storage root uses extension 0003 (``ocfl_layout.py``); inventories are built in
+``ocfl_inventory.py``. Keys are the OCFL paths, so a filesystem store *is* an OCFL storage root
+and an S3 bucket holds the same tree.
+
+Writing a version follows one order, which makes the root ``inventory.json`` the commit point:
+
+1. the new content files under ``vN/content/`` (streamed, hashed on the way);
+2. ``vN/inventory.json`` then ``vN/inventory.json.sha256``;
+3. for a new object, its ``0=ocfl_object_1.1`` declaration;
+4. the root ``inventory.json`` (atomic replace: rename on disk, one PUT on S3) — committed;
+5. the root ``inventory.json.sha256``.
+
+Until step 4 the previous version stays the object's head, intact and readable; ``recover()``
+deletes the keys of a version the root inventory does not know. After step 4 a missing or stale
+root sidecar is accepted when it matches the head version's sidecar and is rewritten by
+``recover()``. Only one writer may change a given object at a time (the database serialises
+writers); readers may run concurrently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, cast
+
+from archive_service.storage.base import (
+    ChecksumMismatch,
+    ObjectNotFound,
+    ObjectStore,
+    StorageError,
+)
+from archive_service.storage.ocfl_inventory import (
+    CONTENT_DIRECTORY,
+    INVENTORY_FILE,
+    OBJECT_DECLARATION,
+    OBJECT_DECLARATION_FILE,
+    SIDECAR_FILE,
+    InvalidLogicalPath,
+    Inventory,
+    InventoryCorrupt,
+    OcflError,
+    check_inventory,
+    check_logical_path,
+    check_non_conflicting,
+    check_user_address,
+    format_created,
+    parse_sidecar,
+    serialize,
+    sha256_hex,
+    sidecar,
+    state_of,
+    version_name,
+    version_number,
+    with_new_version,
+)
+from archive_service.storage.ocfl_layout import (
+    LAYOUT_KEY,
+    ROOT_DECLARATION,
+    ROOT_DECLARATION_KEY,
+    HashAndIdNTupleLayout,
+    parse_layout_config,
+)
+from archive_service.storage.validation import InvalidKey, validate_key
+from archive_service.streams import FileSource, HashingReader, iter_chunks
+
+__all__ = [
+    "InvalidLogicalPath",
+    "InventoryCorrupt",
+    "LayoutMismatch",
+    "OcflError",
+    "OcflRepository",
+    "StateEntry",
+    "VersionResult",
+    "WrittenContent",
+]
+
+MAX_INVENTORY_BYTES = 256 * 1024 * 1024
+
+
+class LayoutMismatch(OcflError):
+    """The store holds a storage root this repository cannot use (other layout or version)."""
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One logical file of a version: its digest and the key that holds its bytes."""
+
+    digest: str
+    content_key: str
+
+
+@dataclass(frozen=True)
+class WrittenContent:
+    """A content file stored by ``add_version`` (bytes not already in the object)."""
+
+    key: str
+    logical_paths: tuple[str, ...]
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    """What ``add_version`` committed."""
+
+    object_id: str
+    version: str
+    object_root: str
+    inventory_sha256: str
+    written: tuple[WrittenContent, ...]
+
+
+@dataclass(frozen=True)
+class _Committed:
+    inventory: Inventory
+    sha256: str
+    sidecar_current: bool
+
+
+class OcflRepository:
+    """An OCFL 1.1 storage root (layout 0003, sha256, 3×3 tuples) kept in an ``ObjectStore``."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._layout = HashAndIdNTupleLayout()
+        self._root_checked = False
+
+    # The storage root
+
+    def initialize(self) -> None:
+        """Create the storage root, or check that the existing one uses this layout.
+
+        Idempotent: completes a half-written root; raises ``LayoutMismatch`` for a root with
+        another OCFL version, another layout or other layout parameters.
+        """
+        config = self._layout.config()
+        declarations = [i.key for i in self._store.list("0=") if i.key != ROOT_DECLARATION_KEY]
+        if declarations:
+            raise LayoutMismatch(
+                f"the store holds another storage root declaration: {declarations}"
+            )
+        self._ensure_root_file(
+            self._layout.config_key,
+            _json_bytes(config),
+            lambda data: parse_layout_config(data) == config,
+        )
+        self._ensure_root_file(
+            LAYOUT_KEY,
+            _json_bytes(self._layout.layout_declaration()),
+            lambda data: json.loads(data).get("extension") == self._layout.name,
+        )
+        self._ensure_root_file(
+            ROOT_DECLARATION_KEY, ROOT_DECLARATION, lambda data: data == ROOT_DECLARATION
+        )
+        self._root_checked = True
+
+    def _ensure_root_file(self, key: str, content: bytes, same: Callable[[bytes], bool]) -> None:
+        try:
+            existing = self._read(key, limit=64 * 1024)
+        except ObjectNotFound:
+            self._put_bytes(key, content)
+            return
+        try:
+            matches = same(existing)
+        except (ValueError, AttributeError):
+            matches = False
+        if not matches:
+            raise LayoutMismatch(f"storage root file {key} differs from this repository's layout")
+
+    def _require_root(self) -> None:
+        if not self._root_checked:
+            if not self._store.exists(ROOT_DECLARATION_KEY):
+                raise OcflError("the store is not an OCFL storage root yet: call initialize()")
+            self._root_checked = True
+
+    # Reading objects
+
+    def object_root(self, object_id: str) -> str:
+        """Key prefix (directory, no trailing ``/``) of the object in the storage root."""
+        return self._layout.object_path(object_id)
+
+    def exists(self, object_id: str) -> bool:
+        """Whether the object has a committed version."""
+        return self._store.exists(f"{self.object_root(object_id)}/{INVENTORY_FILE}")
+
+    def head(self, object_id: str) -> str | None:
+        """The object's latest committed version (``"v3"``), ``None`` when there is none."""
+        committed = self._load(object_id)
+        return None if committed is None else str(committed.inventory["head"])
+
+    def inventory(self, object_id: str) -> Inventory:
+        """The root inventory, checked against its sidecar digest; ``ObjectNotFound`` if absent."""
+        return self._require(object_id).inventory
+
+    def state(self, object_id: str, version: str | None = None) -> dict[str, StateEntry]:
+        """Logical path → digest and content key, for ``version`` (the head when ``None``)."""
+        inventory = self._require(object_id).inventory
+        try:
+            paths = state_of(inventory, version)
+        except KeyError:
+            raise ObjectNotFound(f"OCFL object {object_id!r} has no version {version!r}") from None
+        root = self.object_root(object_id)
+        manifest = inventory["manifest"]
+        return {
+            path: StateEntry(digest=digest, content_key=f"{root}/{manifest[digest][0]}")
+            for path, digest in sorted(paths.items())
+        }
+
+    def open(
+        self, object_id: str, logical_path: str, version: str | None = None
+    ) -> AbstractContextManager[BinaryIO]:
+        """Open a logical file of a version (the head when ``None``) for streaming reads."""
+        entry = self.state(object_id, version).get(logical_path)
+        if entry is None:
+            raise ObjectNotFound(
+                f"OCFL object {object_id!r} has no file {logical_path!r} "
+                f"in version {version or 'head'}"
+            )
+        return self._store.open(entry.content_key)
+
+    def content_keys(self, object_id: str) -> list[str]:
+        """Every key stored under the object root, sorted (committed or not)."""
+        return [info.key for info in self._store.list(f"{self.object_root(object_id)}/")]
+
+    # Writing objects
+
+    def add_version(
+        self,
+        object_id: str,
+        changes: Mapping[str, FileSource],
+        *,
+        removed: Iterable[str] = (),
+        message: str,
+        user_name: str,
+        user_address: str,
+        created: datetime,
+    ) -> VersionResult:
+        """Commit a new version: the head's state, minus ``removed``, with ``changes`` applied.
+
+        ``v1`` when the object is new. Only bytes the object does not hold yet are stored; a
+        ``FileSource.sha256`` already in the manifest is trusted and not read at all. A declared
+        ``sha256`` or ``size`` that differs from the bytes read raises ``ChecksumMismatch``
+        and nothing becomes visible. ``user_address`` is a URI (``mailto:…``), ``created``
+        timezone-aware. On any error the partial version is removed (best effort) and the
+        previous head stays current; if only the final sidecar write failed, the version is
+        committed (``head()`` tells) and ``recover()`` rewrites the sidecar.
+        """
+        removed_paths = set(removed)
+        _check_request(changes, removed_paths, user_name, user_address, created)
+        self._require_root()
+        self.recover(object_id)
+        previous = self._load(object_id)
+        prior_inventory = previous.inventory if previous else None
+        prior_state = state_of(prior_inventory) if prior_inventory else {}
+        missing = sorted(removed_paths - set(prior_state))
+        if missing:
+            raise InvalidLogicalPath(f"cannot remove {missing} from {object_id!r}: not in its head")
+        check_non_conflicting((set(prior_state) - removed_paths) | set(changes))
+        version = version_name(_head_number(prior_inventory) + 1)
+        root = self.object_root(object_id)
+        for path in changes:
+            try:
+                validate_key(f"{root}/{version}/{CONTENT_DIRECTORY}/{path}")
+            except InvalidKey as exc:
+                raise InvalidLogicalPath(f"logical path {path!r} cannot be stored: {exc}") from exc
+        manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
+        try:
+            written, digests = self._write_content(object_id, version, changes, manifest)
+            state = {p: d for p, d in prior_state.items() if p not in removed_paths} | digests
+            inventory = with_new_version(
+                prior_inventory,
+                object_id,
+                version=version,
+                manifest=manifest,
+                state=state,
+                created=created,
+                message=message,
+                user_name=user_name,
+                user_address=user_address,
+            )
+            data = serialize(inventory)
+            digest = sha256_hex(data)
+            self._put_bytes(f"{root}/{version}/{INVENTORY_FILE}", data)
+            self._put_bytes(f"{root}/{version}/{SIDECAR_FILE}", sidecar(digest))
+            if prior_inventory is None:
+                self._put_bytes(f"{root}/{OBJECT_DECLARATION_FILE}", OBJECT_DECLARATION)
+            self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
+        except BaseException:
+            with contextlib.suppress(StorageError):
+                self.recover(object_id)
+            raise
+        self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(digest))
+        return VersionResult(object_id, version, root, digest, tuple(written))
+
+    def _write_content(
+        self,
+        object_id: str,
+        version: str,
+        changes: Mapping[str, FileSource],
+        manifest: dict[str, list[str]],
+    ) -> tuple[list[WrittenContent], dict[str, str]]:
+        """Store the bytes ``manifest`` lacks; return what was written and path → digest."""
+        root = self.object_root(object_id)
+        digests: dict[str, str] = {}
+        stored: dict[str, tuple[str, int]] = {}
+        for path in sorted(changes):
+            source = changes[path]
+            declared = source.sha256.lower() if source.sha256 else None
+            if declared is not None and declared in manifest:
+                digests[path] = declared
+                continue
+            content_path = f"{version}/{CONTENT_DIRECTORY}/{path}"
+            key = f"{root}/{content_path}"
+            digest, size = self._put_source(object_id, path, key, source)
+            digests[path] = digest
+            if digest in manifest:
+                self._store.delete(key)  # same bytes already held; the digest was not declared
+                continue
+            manifest[digest] = [content_path]
+            stored[digest] = (key, size)
+        written = [
+            WrittenContent(
+                key=key,
+                logical_paths=tuple(p for p, d in digests.items() if d == digest),
+                sha256=digest,
+                size=size,
+            )
+            for digest, (key, size) in stored.items()
+        ]
+        return written, digests
+
+    def _put_source(
+        self, object_id: str, path: str, key: str, source: FileSource
+    ) -> tuple[str, int]:
+        """Stream one file into ``key``; check it against what the source declared."""
+        declared = source.sha256.lower() if source.sha256 else None
+        where = f"OCFL object {object_id!r}, file {path!r}"
+        with source.open() as stream:
+            reader = _SizeCheckingReader(stream, source.size, where)
+            try:
+                result = self._store.put(
+                    key, cast(BinaryIO, reader), size=source.size, expected_sha256=declared
+                )
+            except _SizeBroken:
+                raise
+            except ChecksumMismatch as exc:
+                raise ChecksumMismatch(f"{where}: bytes do not have SHA-256 {declared}") from exc
+            if reader.read(1):
+                raise StorageError(f"{where}: the store stopped reading before the end")
+        if declared is not None and reader.sha256 != declared:
+            raise ChecksumMismatch(f"{where}: SHA-256 {reader.sha256}, declared {declared}")
+        if (result.sha256, result.size) != (reader.sha256, reader.size):
+            raise StorageError(f"{where}: the store kept other bytes than were sent to {key}")
+        return reader.sha256, reader.size
+
+    # Recovery
+
+    def recover(self, object_id: str) -> list[str]:
+        """Delete what an interrupted ``add_version`` left; return the deleted keys.
+
+        Removes every key under a version directory newer than the committed head (all of a
+        never-committed new object) and rewrites a stale root sidecar. Refuses (with
+        ``InventoryCorrupt``) to delete anything from an object whose root inventory is missing
+        while it holds more than a partial ``v1``.
+        """
+        root = self.object_root(object_id)
+        keys = self.content_keys(object_id)
+        if not keys:
+            return []
+        committed = self._load(object_id)
+        if committed is None:
+            leftovers = keys
+            foreign = [k for k in keys if not _is_partial_first_version(root, k)]
+            if foreign:
+                raise InventoryCorrupt(
+                    f"OCFL object {object_id!r} has no root inventory but holds {foreign[:5]}; "
+                    "nothing was deleted"
+                )
+        else:
+            if not committed.sidecar_current:
+                self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(committed.sha256))
+            head = _head_number(committed.inventory)
+            leftovers = [k for k in keys if (_version_of(root, k) or 0) > head]
+        for key in leftovers:
+            with contextlib.suppress(ObjectNotFound):
+                self._store.delete(key)
+        return leftovers
+
+    # Storage helpers
+
+    def _require(self, object_id: str) -> _Committed:
+        committed = self._load(object_id)
+        if committed is None:
+            raise ObjectNotFound(f"no OCFL object {object_id!r}")
+        return committed
+
+    def _load(self, object_id: str) -> _Committed | None:
+        """The committed root inventory, checked against the root (or head version) sidecar."""
+        root = self.object_root(object_id)
+        try:
+            data = self._read(f"{root}/{INVENTORY_FILE}", limit=MAX_INVENTORY_BYTES)
+        except ObjectNotFound:
+            return None
+        digest = sha256_hex(data)
+        try:
+            inventory = check_inventory(json.loads(data), object_id)
+        except ValueError as exc:
+            raise InventoryCorrupt(f"inventory of {object_id!r} is not valid JSON: {exc}") from exc
+        if self._read_sidecar(f"{root}/{SIDECAR_FILE}") == digest:
+            return _Committed(inventory, digest, sidecar_current=True)
+        if self._read_sidecar(f"{root}/{inventory['head']}/{SIDECAR_FILE}") == digest:
+            return _Committed(inventory, digest, sidecar_current=False)
+        raise InventoryCorrupt(f"inventory of {object_id!r} does not match its sha256 sidecar")
+
+    def _read_sidecar(self, key: str) -> str | None:
+        try:
+            return parse_sidecar(self._read(key, limit=1024))
+        except ObjectNotFound:
+            return None
+
+    def _read(self, key: str, *, limit: int) -> bytes:
+        """A small stored object (inventory, sidecar, root file), at most ``limit`` bytes."""
+        buffer = bytearray()
+        with self._store.open(key) as stream:
+            for chunk in iter_chunks(stream):
+                buffer += chunk
+                if len(buffer) > limit:
+                    raise OcflError(f"{key} is larger than {limit} bytes")
+        return bytes(buffer)
+
+    def _put_bytes(self, key: str, data: bytes) -> None:
+        self._store.put(key, io.BytesIO(data), size=len(data), expected_sha256=sha256_hex(data))
+
+
+class _SizeBroken(ChecksumMismatch):
+    """A source yielded more or fewer bytes than it declared."""
+
+
+class _SizeCheckingReader(HashingReader):
+    """Hashes what is read and stops as soon as the stream breaks its declared size."""
+
+    def __init__(self, stream: BinaryIO, declared_size: int | None, where: str) -> None:
+        super().__init__(stream)
+        self._declared_size = declared_size
+        self._where = where
+
+    def read(self, n: int = -1) -> bytes:
+        data = super().read(n)
+        expected = self._declared_size
+        if expected is not None:
+            if self.size > expected:
+                raise _SizeBroken(f"{self._where}: more than {expected} bytes (declared size)")
+            if not data and n != 0 and self.size < expected:
+                raise _SizeBroken(f"{self._where}: {self.size} bytes, declared {expected}")
+        return data
+
+
+def _check_request(
+    changes: Mapping[str, FileSource],
+    removed: set[str],
+    user_name: str,
+    user_address: str,
+    created: datetime,
+) -> None:
+    """Refuse a malformed ``add_version`` call before touching the store."""
+    for path in [*changes, *removed]:
+        check_logical_path(path)
+    both = sorted(removed & set(changes))
+    if both:
+        raise InvalidLogicalPath(f"paths both changed and removed: {both}")
+    if not user_name.strip():
+        raise ValueError("a version needs the name of the user who made it")
+    check_user_address(user_address)
+    format_created(created)
+
+
+def _head_number(inventory: Inventory | None) -> int:
+    """The head's version number, 0 before the first version."""
+    return version_number(str(inventory["head"])) or 0 if inventory else 0
+
+
+def _version_of(root: str, key: str) -> int | None:
+    """The version number of the directory ``key`` lies in, ``None`` outside version dirs."""
+    relative = key[len(root) + 1 :]
+    first, _, rest = relative.partition("/")
+    return version_number(first) if rest else None
+
+
+def _is_partial_first_version(root: str, key: str) -> bool:
+    return key == f"{root}/{OBJECT_DECLARATION_FILE}" or _version_of(root, key) == 1
+
+
+def _json_bytes(value: object) -> bytes:
+    return (json.dumps(value, indent=2) + "\n").encode("utf-8")

@@ -1,0 +1,522 @@
+"""The ObjectStore contract, run against the filesystem store and every S3 test server."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import random
+import stat
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from minio.error import S3Error
+
+from archive_service.storage.base import (
+    ChecksumMismatch,
+    ObjectLocked,
+    ObjectNotFound,
+    ObjectStore,
+    PutResult,
+    Retention,
+    RetentionMode,
+    StorageError,
+    StorageUnavailable,
+)
+from archive_service.storage.filesystem import FilesystemStore
+from archive_service.storage.s3 import MIN_PART_SIZE, S3Store, make_client
+from archive_service.storage.validation import InvalidKey
+from tests.s3server.servers import S3Server, closed_port
+
+MiB = 1024 * 1024
+LARGE = 20 * MiB  # four 5 MiB parts on S3
+VIETNAMESE_KEY = "Hồ sơ/Quyết định số 12 – cấp phép xây dựng/Tài liệu đính kèm.pdf"
+VIETNAMESE_METADATA = {
+    "title": "Quyết định về việc cấp giấy phép xây dựng nhà ở riêng lẻ",
+    "note": "100% bản chính; a=b&c, “ngoặc kép”",
+}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def noise(size: int, seed: int = 7) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def put_bytes(store: ObjectStore, key: str, data: bytes, **options: Any) -> PutResult:
+    return store.put(key, io.BytesIO(data), size=len(data), **options)
+
+
+def read(store: ObjectStore, key: str, **options: Any) -> bytes:
+    with store.open(key, **options) as stream:
+        return stream.read()
+
+
+def later(days: int = 1) -> datetime:
+    """A whole-second future instant (some servers keep lock dates to the second)."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+
+
+class TrickleStream:
+    """A non-seekable stream with short reads, like a socket or a decompressor."""
+
+    def __init__(self, data: bytes, step: int = 65_537, fail_after: int | None = None) -> None:
+        self._data = data
+        self._position = 0
+        self._step = step
+        self._fail_after = fail_after
+
+    def read(self, n: int = -1) -> bytes:
+        if self._fail_after is not None and self._position >= self._fail_after:
+            raise OSError("source went away")
+        n = self._step if n < 0 else min(n, self._step)
+        chunk = self._data[self._position : self._position + n]
+        self._position += len(chunk)
+        return chunk
+
+    def seekable(self) -> bool:
+        return False
+
+
+# Round trips
+
+
+def test_put_then_open_returns_the_bytes_digest_and_size(store: ObjectStore) -> None:
+    data = b"Bi\xc3\xaan b\xe1\xba\xa3n b\xc3\xa0n giao\n" * 100
+    result = put_bytes(store, "objects/a/v1/content/file.txt", data)
+    assert (result.key, result.size, result.sha256) == (
+        "objects/a/v1/content/file.txt",
+        len(data),
+        sha256(data),
+    )
+    assert read(store, "objects/a/v1/content/file.txt") == data
+
+
+def test_zero_byte_object(store: ObjectStore) -> None:
+    result = put_bytes(store, "empty", b"")
+    assert (result.size, result.sha256) == (0, sha256(b""))
+    assert read(store, "empty") == b""
+    assert store.stat("empty").size == 0
+
+
+def test_large_object_is_streamed_and_verified(store: ObjectStore) -> None:
+    data = noise(LARGE)
+    result = put_bytes(store, "big.bin", data, expected_sha256=sha256(data))
+    assert (result.size, result.sha256) == (LARGE, sha256(data))
+    digest = hashlib.sha256()
+    with store.open("big.bin") as stream:
+        while chunk := stream.read(MiB):
+            digest.update(chunk)
+    assert digest.hexdigest() == sha256(data)
+    assert store.stat("big.bin").sha256 == sha256(data)
+
+
+def test_stream_of_unknown_size_and_digest(store: ObjectStore) -> None:
+    data = noise(MIN_PART_SIZE + 12_345, seed=3)
+    result = store.put("unknown.bin", TrickleStream(data))  # type: ignore[arg-type]
+    assert (result.size, result.sha256) == (len(data), sha256(data))
+    assert store.stat("unknown.bin").sha256 == sha256(data)
+    assert read(store, "unknown.bin") == data
+
+
+def test_overwrite_makes_the_new_content_current(store: ObjectStore) -> None:
+    put_bytes(store, "k", b"first")
+    put_bytes(store, "k", b"second")
+    assert read(store, "k") == b"second"
+    assert store.stat("k").sha256 == sha256(b"second")
+
+
+# Range reads
+
+
+@pytest.mark.parametrize(
+    ("start", "length", "expected"),
+    [
+        (0, 4, b"0123"),
+        (3, 4, b"3456"),
+        (7, None, b"789"),
+        (8, 100, b"89"),
+        (5, 0, b""),
+        (10, None, b""),
+        (10, 5, b""),
+        (25, None, b""),
+    ],
+)
+def test_range_reads(store: ObjectStore, start: int, length: int | None, expected: bytes) -> None:
+    put_bytes(store, "digits", b"0123456789")
+    assert read(store, "digits", start=start, length=length) == expected
+
+
+def test_negative_ranges_are_refused(store: ObjectStore) -> None:
+    put_bytes(store, "digits", b"0123456789")
+    with pytest.raises(ValueError):
+        store.open("digits", start=-1)
+    with pytest.raises(ValueError):
+        store.open("digits", length=-1)
+
+
+# Describing and listing
+
+
+def test_stat_and_exists(store: ObjectStore) -> None:
+    data = b"content"
+    result = put_bytes(store, "dir/file", data, metadata={"dossier": "G09.01-2025-000123"})
+    info = store.stat("dir/file")
+    assert (info.key, info.size, info.sha256) == ("dir/file", len(data), sha256(data))
+    assert info.version_id == result.version_id
+    assert info.metadata == {"dossier": "G09.01-2025-000123"}
+    assert info.last_modified is not None and info.last_modified.tzinfo is not None
+    assert (info.retention, info.legal_hold) == (None, False)
+    assert store.exists("dir/file")
+    assert not store.exists("dir/fil")
+    assert not store.exists("dir")
+
+
+def test_list_is_sorted_and_respects_prefix_boundaries(store: ObjectStore) -> None:
+    keys = ["z", "a/bc", "a-c", "a/b/d", "Ă", "a0", "a/b/c", "đ/x", "ab", "a/b/e/f"]
+    for key in keys:
+        put_bytes(store, key, key.encode())
+
+    def listed(prefix: str) -> list[str]:
+        return [info.key for info in store.list(prefix)]
+
+    assert listed("") == sorted(keys)
+    assert listed("a/b") == ["a/b/c", "a/b/d", "a/b/e/f", "a/bc"]
+    assert listed("a/b/") == ["a/b/c", "a/b/d", "a/b/e/f"]
+    assert listed("a") == ["a-c", "a/b/c", "a/b/d", "a/b/e/f", "a/bc", "a0", "ab"]
+    assert listed("Ă") == ["Ă"]
+    assert listed("đ/") == ["đ/x"]
+    assert listed("q") == []
+    assert listed("a/b/e/f/") == []
+    sizes = {info.key: info.size for info in store.list()}
+    assert sizes == {key: len(key.encode()) for key in keys}
+
+
+def test_vietnamese_keys_and_metadata(store: ObjectStore) -> None:
+    data = "Nội dung tài liệu".encode()
+    put_bytes(store, VIETNAMESE_KEY, data, metadata=VIETNAMESE_METADATA)
+    assert read(store, VIETNAMESE_KEY) == data
+    info = store.stat(VIETNAMESE_KEY)
+    assert info.metadata == VIETNAMESE_METADATA
+    assert info.sha256 == sha256(data)
+    assert [i.key for i in store.list("Hồ sơ/")] == [VIETNAMESE_KEY]
+
+
+@pytest.mark.parametrize("name", ["Title", "sha256", "x_y", "", "tên"])
+def test_bad_metadata_names_are_refused(store: ObjectStore, name: str) -> None:
+    with pytest.raises(ValueError):
+        put_bytes(store, "k", b"x", metadata={name: "v"})
+    assert not store.exists("k")
+
+
+# Integrity of uploads
+
+
+@pytest.mark.parametrize("size", [1000, LARGE], ids=["single-part", "multipart"])
+def test_expected_sha256_mismatch_keeps_nothing(store: ObjectStore, size: int) -> None:
+    data = noise(size, seed=11)
+    wrong = sha256(data + b"!")
+    with pytest.raises(ChecksumMismatch):
+        put_bytes(store, "bad/object", data, expected_sha256=wrong)
+    assert not store.exists("bad/object")
+    assert list(store.list_versions()) == []
+
+
+def test_mismatch_leaves_the_previous_content_current(store: ObjectStore) -> None:
+    put_bytes(store, "k", b"good")
+    with pytest.raises(ChecksumMismatch):
+        put_bytes(store, "k", b"evil", expected_sha256=sha256(b"good"))
+    assert read(store, "k") == b"good"
+
+
+@pytest.mark.parametrize("declared", [5, 7])
+def test_size_mismatch_keeps_nothing(store: ObjectStore, declared: int) -> None:
+    with pytest.raises(ChecksumMismatch):
+        store.put("k", io.BytesIO(b"123456"), size=declared)
+    assert not store.exists("k")
+
+
+def test_expected_sha256_in_upper_case_is_accepted(store: ObjectStore) -> None:
+    result = put_bytes(store, "k", b"abc", expected_sha256=sha256(b"abc").upper())
+    assert result.sha256 == sha256(b"abc")
+
+
+def test_failing_source_keeps_nothing(store: ObjectStore) -> None:
+    stream = TrickleStream(noise(LARGE), fail_after=7 * MiB)
+    with pytest.raises(OSError, match="source went away"):
+        store.put("k", stream, size=LARGE, expected_sha256="0" * 64)  # type: ignore[arg-type]
+    assert not store.exists("k")
+    assert list(store.list_versions()) == []
+
+
+# Keys
+
+
+BAD_KEYS = ["", "/abs", "a//b", "a/", "a/../b", "..", "a/./b", "a\\b", "a\x00b", "a\nb", "é" * 600]
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+def test_bad_keys_are_refused(store: ObjectStore, key: str) -> None:
+    with pytest.raises(InvalidKey):
+        put_bytes(store, key, b"x")
+    for call in (store.stat, store.exists, store.open, store.delete):
+        with pytest.raises(InvalidKey):
+            call(key)
+    assert list(store.list()) == []
+
+
+# Deletion and absence
+
+
+def test_delete_removes_the_object(store: ObjectStore) -> None:
+    put_bytes(store, "dir/sub/k", b"x")
+    put_bytes(store, "dir/other", b"y")
+    store.delete("dir/sub/k")
+    assert not store.exists("dir/sub/k")
+    assert [i.key for i in store.list()] == ["dir/other"]
+    assert list(store.list_versions("dir/sub/")) == []
+
+
+def test_missing_keys_and_versions_are_not_found(store: ObjectStore) -> None:
+    result = put_bytes(store, "present", b"x")
+    absent: list[Callable[[], object]] = [
+        lambda: store.stat("absent"),
+        lambda: store.open("absent").__enter__(),
+        lambda: store.delete("absent"),
+        lambda: store.set_legal_hold("absent", True),
+        lambda: store.set_retention("absent", Retention(RetentionMode.GOVERNANCE, later())),
+        lambda: store.stat("present", version_id="no-such-version"),
+        lambda: store.open("present", version_id="no-such-version").__enter__(),
+        lambda: store.delete("present", version_id="no-such-version"),
+    ]
+    for call in absent:
+        with pytest.raises(ObjectNotFound):
+            call()
+    assert store.stat("present").version_id == result.version_id
+
+
+# Object Lock (enforced by the server on S3, by the adapter on the filesystem)
+
+
+def test_compliance_retention_forbids_delete_and_shortening(store: ObjectStore) -> None:
+    until = later(days=2)
+    compliance = Retention(RetentionMode.COMPLIANCE, until)
+    result = put_bytes(store, "kept", b"record", retention=compliance)
+    version = result.version_id
+
+    info = store.stat("kept", version_id=version)
+    assert info.retention == compliance
+    for bypass in (False, True):
+        with pytest.raises(ObjectLocked):
+            store.delete("kept", version_id=version, bypass_governance=bypass)
+    shorter = Retention(RetentionMode.COMPLIANCE, until - timedelta(days=1))
+    weaker = Retention(RetentionMode.GOVERNANCE, until + timedelta(days=1))
+    for attempt in (shorter, weaker):
+        for bypass in (False, True):
+            with pytest.raises(ObjectLocked):
+                store.set_retention("kept", attempt, version_id=version, bypass_governance=bypass)
+    longer = Retention(RetentionMode.COMPLIANCE, until + timedelta(days=30))
+    store.set_retention("kept", longer, version_id=version)
+    assert store.stat("kept", version_id=version).retention == longer
+    assert read(store, "kept") == b"record"
+
+
+def test_governance_retention_yields_only_to_bypass(store: ObjectStore) -> None:
+    until = later()
+    governance = Retention(RetentionMode.GOVERNANCE, until)
+    result = put_bytes(store, "kept", b"record", retention=governance)
+    version = result.version_id
+    assert store.stat("kept", version_id=version).retention == governance
+
+    with pytest.raises(ObjectLocked):
+        store.delete("kept", version_id=version)
+    shorter = Retention(RetentionMode.GOVERNANCE, until - timedelta(hours=12))
+    with pytest.raises(ObjectLocked):
+        store.set_retention("kept", shorter, version_id=version)
+    store.set_retention("kept", shorter, version_id=version, bypass_governance=True)
+    assert store.stat("kept", version_id=version).retention == shorter
+
+    store.delete("kept", version_id=version, bypass_governance=True)
+    assert not store.exists("kept")
+
+
+def test_legal_hold_forbids_delete_until_lifted(store: ObjectStore) -> None:
+    result = put_bytes(store, "held", b"record", legal_hold=True)
+    version = result.version_id
+    assert store.stat("held", version_id=version).legal_hold
+    with pytest.raises(ObjectLocked):
+        store.delete("held", version_id=version, bypass_governance=True)
+
+    store.set_legal_hold("held", False, version_id=version)
+    assert not store.stat("held", version_id=version).legal_hold
+    store.delete("held", version_id=version)
+    assert not store.exists("held")
+
+
+def test_locks_set_after_upload(store: ObjectStore) -> None:
+    version = put_bytes(store, "later", b"record").version_id
+    store.set_legal_hold("later", True, version_id=version)
+    store.set_retention("later", Retention(RetentionMode.GOVERNANCE, later()), version_id=version)
+    with pytest.raises(ObjectLocked):
+        store.delete("later", version_id=version, bypass_governance=True)
+    store.set_legal_hold("later", False, version_id=version)
+    with pytest.raises(ObjectLocked):
+        store.delete("later", version_id=version)
+    store.delete("later", version_id=version, bypass_governance=True)
+
+
+def test_large_upload_is_locked_too(store: ObjectStore) -> None:
+    data = noise(MIN_PART_SIZE + 1)
+    compliance = Retention(RetentionMode.COMPLIANCE, later())
+    result = put_bytes(
+        store, "big", data, expected_sha256=sha256(data), retention=compliance, legal_hold=True
+    )
+    info = store.stat("big", version_id=result.version_id)
+    assert (info.retention, info.legal_hold, info.sha256) == (compliance, True, sha256(data))
+
+
+def test_retention_dates_must_be_in_the_future(store: ObjectStore) -> None:
+    past = Retention(RetentionMode.GOVERNANCE, datetime.now(UTC) - timedelta(seconds=1))
+    with pytest.raises(ValueError):
+        put_bytes(store, "k", b"x", retention=past)
+    assert not store.exists("k")
+    put_bytes(store, "k", b"x")
+    with pytest.raises(ValueError):
+        store.set_retention("k", past)
+
+
+# Capabilities and health
+
+
+def test_capabilities_and_check(store: ObjectStore) -> None:
+    capabilities = store.capabilities
+    assert (capabilities.object_lock, capabilities.legal_hold) == (True, True)
+    assert capabilities.versioning == isinstance(store, S3Store)
+    store.check()
+
+
+# S3 only
+
+
+def test_versions_are_kept_on_overwrite(s3_store: S3Store) -> None:
+    first = put_bytes(s3_store, "doc", b"one")
+    second = put_bytes(s3_store, "doc", b"two")
+    other = put_bytes(s3_store, "doc2", b"other")
+    assert first.version_id and second.version_id and first.version_id != second.version_id
+    versions = [(i.key, i.version_id, i.size) for i in s3_store.list_versions("doc")]
+    assert versions == [
+        ("doc", second.version_id, 3),
+        ("doc", first.version_id, 3),
+        ("doc2", other.version_id, 5),
+    ]
+    assert read(s3_store, "doc", version_id=first.version_id) == b"one"
+    assert s3_store.stat("doc", version_id=first.version_id).sha256 == sha256(b"one")
+
+    s3_store.delete("doc")  # the latest version, for good: the previous one is current again
+    assert read(s3_store, "doc") == b"one"
+    assert [i.version_id for i in s3_store.list_versions("doc") if i.key == "doc"] == [
+        first.version_id
+    ]
+
+
+def test_locked_version_stays_when_a_new_one_is_written(s3_store: S3Store) -> None:
+    locked = put_bytes(s3_store, "doc", b"one", legal_hold=True)
+    put_bytes(s3_store, "doc", b"two")
+    with pytest.raises(ObjectLocked):
+        s3_store.delete("doc", version_id=locked.version_id, bypass_governance=True)
+    assert read(s3_store, "doc", version_id=locked.version_id) == b"one"
+
+
+def test_server_checksum_capability_is_truthful(s3_server: S3Server, s3_store: S3Store) -> None:
+    data = b"bytes as sent"
+    corrupted_claim = base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode()
+
+    def upload() -> None:
+        s3_server.client().put_object(
+            s3_store.bucket,
+            "corrupted",
+            io.BytesIO(data),
+            len(data),
+            metadata={"x-amz-checksum-sha256": corrupted_claim},
+        )
+
+    if s3_store.capabilities.server_checksum:
+        with pytest.raises(S3Error):
+            upload()
+        assert not s3_store.exists("corrupted")
+    else:
+        upload()
+        assert s3_store.exists("corrupted")
+
+
+def test_unreachable_s3_endpoint_is_unavailable() -> None:
+    with closed_port() as sock:
+        endpoint = f"127.0.0.1:{sock.getsockname()[1]}"
+        client = make_client(endpoint, "key", "secret", region="us-east-1", retries=1)
+        store = S3Store(client, "archive")
+        calls: list[Callable[[], object]] = [
+            store.check,
+            lambda: store.stat("k"),
+            lambda: store.exists("k"),
+            lambda: put_bytes(store, "k", b"x"),
+            lambda: list(store.list()),
+            lambda: store.capabilities,
+        ]
+        for call in calls:
+            with pytest.raises(StorageUnavailable):
+                call()
+
+
+# Filesystem only
+
+
+def test_filesystem_tree_holds_only_the_objects(fs_store: FilesystemStore) -> None:
+    put_bytes(
+        fs_store,
+        "o/v1/content/a.txt",
+        b"a",
+        metadata={"title": "x"},
+        retention=Retention(RetentionMode.GOVERNANCE, later()),
+        legal_hold=True,
+    )
+    put_bytes(fs_store, "o/inventory.json", b"{}")
+    with pytest.raises(ChecksumMismatch):
+        put_bytes(fs_store, "o/v2/content/b.txt", b"b", expected_sha256="0" * 64)
+    files = sorted(
+        str(path.relative_to(fs_store.root)) for path in fs_store.root.rglob("*") if path.is_file()
+    )
+    assert files == ["o/inventory.json", "o/v1/content/a.txt"]
+    assert not (fs_store.root / "o" / "v2").exists()
+
+
+def test_filesystem_locked_files_are_read_only_and_not_replaced(fs_store: FilesystemStore) -> None:
+    put_bytes(fs_store, "held", b"original", legal_hold=True)
+    mode = stat.S_IMODE(os.stat(fs_store.root / "held").st_mode)
+    assert mode & 0o222 == 0
+    with pytest.raises(ObjectLocked):
+        put_bytes(fs_store, "held", b"replacement")
+    assert read(fs_store, "held") == b"original"
+    assert sorted(p.name for p in fs_store.root.iterdir()) == ["held"]
+
+
+def test_filesystem_file_and_directory_names_cannot_clash(fs_store: FilesystemStore) -> None:
+    put_bytes(fs_store, "a/b", b"file")
+    put_bytes(fs_store, "c/d/e", b"file")
+    with pytest.raises(StorageError):
+        put_bytes(fs_store, "a/b/c", b"x")
+    with pytest.raises(StorageError):
+        put_bytes(fs_store, "c/d", b"x")
+    assert [i.key for i in fs_store.list()] == ["a/b", "c/d/e"]
+
+
+def test_filesystem_check_needs_the_root(tmp_path: Any) -> None:
+    store = FilesystemStore(tmp_path / "missing")
+    with pytest.raises(StorageUnavailable):
+        store.check()
+    put_bytes(store, "k", b"x")  # the first put creates the root
+    store.check()

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Run a throw-away Ceph cluster (one monitor, one BlueStore OSD on a file, one RADOS Gateway)
+# on 127.0.0.1 for the test suite. Everything lives under STATE_DIR; nothing in /var/lib/ceph.
+#
+#   ceph.sh start STATE_DIR PORT   S3 API on 127.0.0.1:PORT; monitor on PORT+1; OSD ports in
+#                                  PORT+2..PORT+10. Writes STATE_DIR/env (S3_ENDPOINT,
+#                                  S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION) and returns once the
+#                                  S3 API answers signed requests; daemons keep running.
+#   ceph.sh stop STATE_DIR         Stops the daemons started in STATE_DIR (by their pid files).
+#
+# Needs the packages of install-ceph.sh. Authentication inside the cluster is disabled; the
+# only credentials are those of the S3 user created with radosgw-admin.
+set -euo pipefail
+
+readonly START_TIMEOUT=90 # seconds, for the whole start
+readonly STOP_TIMEOUT=20  # seconds per daemon before SIGKILL
+readonly MON=mon.a OSD=osd.0 RGW=client.rgw.a # daemon names, also of pid/log files
+readonly DAEMONS_STOP_ORDER=("$RGW" "$OSD" "$MON")
+readonly S3_REGION=us-east-1
+readonly S3_USER=archive-test
+readonly EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+readonly BLOCK_SIZE=$((16 * 1024 * 1024 * 1024)) # sparse file; real use is what is written
+
+fail() {
+    echo "ceph.sh: $*" >&2
+    exit 1
+}
+
+usage() {
+    echo "usage: ceph.sh start STATE_DIR PORT | ceph.sh stop STATE_DIR" >&2
+    exit 2
+}
+
+# --- small helpers -------------------------------------------------------------------------
+
+port_in_use() { # PORT → true when something accepts connections on 127.0.0.1:PORT
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+random_token() { # LENGTH → random alphanumeric string
+    local token=""
+    while ((${#token} < $1)); do
+        token+=$(head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9')
+    done
+    printf '%s' "${token:0:$1}"
+}
+
+seconds_left() {
+    echo $((deadline - SECONDS))
+}
+
+log_tail() { # NAME → last lines of that daemon's logs
+    local file
+    for file in "$state/log/$1.out" "$state/log/$1.log"; do
+        [[ -s "$file" ]] || continue
+        echo "--- tail of $file ---" >&2
+        tail -n 25 "$file" >&2
+    done
+}
+
+# --- daemons -------------------------------------------------------------------------------
+
+pid_of() { # NAME → pid of our running daemon, or nothing
+    local file="$state/run/$1.pid" pid
+    [[ -s "$file" ]] || return 0
+    pid=$(<"$file")
+    # The pid may have been reused: it is ours only if its command line names our config.
+    if [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$conf"; then
+        echo "$pid"
+    fi
+}
+
+launch() { # NAME COMMAND... → run a daemon in the foreground of its own session, record its pid
+    local name=$1
+    shift
+    setsid "$@" -f -c "$conf" </dev/null >>"$state/log/$name.out" 2>&1 &
+    echo $! >"$state/run/$name.pid"
+}
+
+stop_daemon() { # NAME
+    local name=$1 pid waited=0
+    pid=$(pid_of "$name")
+    if [[ -n "$pid" ]]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null || true
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        fi
+    fi
+    rm -f "$state/run/$name.pid"
+}
+
+stop_all() {
+    local name
+    for name in "${DAEMONS_STOP_ORDER[@]}"; do
+        stop_daemon "$name"
+    done
+}
+
+ensure_alive() { # NAME → fail with its log when the daemon has exited
+    if ! kill -0 "$(<"$state/run/$1.pid")" 2>/dev/null; then
+        log_tail "$1"
+        fail "$1 exited during start"
+    fi
+}
+
+wait_for() { # NAME DESCRIPTION COMMAND... → retry COMMAND until it succeeds or time runs out
+    local name=$1 description=$2
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        ensure_alive "$name"
+        if (($(seconds_left) <= 0)); then
+            log_tail "$name"
+            fail "timed out after ${START_TIMEOUT}s waiting for $description"
+        fi
+        sleep 0.5
+    done
+}
+
+# --- cluster commands ----------------------------------------------------------------------
+
+ceph_cli() {
+    timeout 15 ceph -c "$conf" --connect-timeout 10 "$@"
+}
+
+run_step() { # DESCRIPTION COMMAND... → run a one-shot command, failing with its output
+    local description=$1 output
+    shift
+    if ! output=$("$@" 2>&1); then
+        echo "$output" | tail -n 25 >&2
+        fail "$description failed"
+    fi
+    printf '%s' "$output"
+}
+
+osd_is_up() {
+    ceph_cli osd stat | grep -q '1 up'
+}
+
+s3_answers_signed() {
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+        --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$access_key:$secret_key" \
+        -H "x-amz-content-sha256: $EMPTY_SHA256" \
+        "http://127.0.0.1:$port/")
+    [[ "$code" == 200 ]]
+}
+
+s3_answers() {
+    curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port/"
+}
+
+write_config() { # FSID MON_PORT
+    cat >"$conf" <<EOF
+# Generated by tests/s3server/ceph.sh for one test run; every path is inside $state.
+[global]
+fsid = $1
+mon_host = [v2:127.0.0.1:$2]
+public_addr = 127.0.0.1
+cluster_addr = 127.0.0.1
+ms_bind_msgr1 = false
+ms_bind_msgr2 = true
+ms_bind_ipv6 = false
+ms_bind_port_min = $((port + 2))
+ms_bind_port_max = $((port + 10))
+auth_cluster_required = none
+auth_service_required = none
+auth_client_required = none
+auth_allow_insecure_global_id_reclaim = false
+# Without authentication only "crc" framing exists; radosgw would otherwise insist on "secure".
+ms_mon_client_mode = crc
+ms_mon_cluster_mode = crc
+ms_mon_service_mode = crc
+ms_client_mode = crc
+ms_cluster_mode = crc
+ms_service_mode = crc
+run_dir = $state/run
+admin_socket = $state/run/\$cluster-\$name.asok
+log_file = $state/log/\$name.log
+log_to_stderr = false
+err_to_stderr = true
+crash_dir = $state/crash
+keyring = $state/keyring
+mon_data = $state/mon/\$cluster-\$id
+osd_data = $state/osd/\$cluster-\$id
+rgw_data = $state/rgw/\$cluster-\$id
+mon_cluster_log_file = $state/log/cluster.log
+osd_pool_default_size = 1
+osd_pool_default_min_size = 1
+osd_pool_default_pg_num = 8
+osd_pool_default_pgp_num = 8
+osd_pool_default_pg_autoscale_mode = off
+osd_crush_chooseleaf_type = 0
+mon_allow_pool_size_one = true
+mon_allow_pool_delete = true
+mon_warn_on_pool_no_redundancy = false
+# One monitor needs no batching of map updates: commit them at once (start 16 s → ~8 s).
+paxos_propose_interval = 0.05
+paxos_min_wait = 0.01
+
+[osd]
+osd_objectstore = bluestore
+bluestore_block_create = true
+bluestore_fsck_on_mkfs = false
+bluestore_block_size = $BLOCK_SIZE
+bluestore_cache_autotune = false
+bluestore_cache_size = 67108864
+osd_op_num_shards = 2
+osd_op_num_threads_per_shard = 1
+
+[client]
+rgw_frontends = beast endpoint=127.0.0.1:$port
+rgw_thread_pool_size = 32
+rgw_enable_usage_log = false
+EOF
+}
+
+# --- start / stop --------------------------------------------------------------------------
+
+start() {
+    deadline=$((SECONDS + START_TIMEOUT))
+    [[ "$port" =~ ^[0-9]+$ ]] && ((port >= 1024 && port + 10 <= 65535)) ||
+        fail "PORT must be a number between 1024 and 65525, not '$port'"
+    [[ -e "$conf" ]] && fail "$state already holds a cluster; stop it and use a fresh directory"
+    local required
+    for required in ceph ceph-mon ceph-osd radosgw radosgw-admin monmaptool curl; do
+        command -v "$required" >/dev/null ||
+            fail "'$required' is missing; run tests/s3server/install-ceph.sh"
+    done
+    local candidate
+    for candidate in $(seq "$port" $((port + 10))); do
+        port_in_use "$candidate" && fail "port $candidate (needed for PORT..PORT+10) is in use"
+    done
+
+    mkdir -p "$state"/{run,log,crash,mon,osd/ceph-0,rgw}
+    started=false
+    trap '$started || stop_all' EXIT
+    trap 'exit 1' INT TERM
+    local fsid osd_uuid mon_port=$((port + 1)) osd_id
+    fsid=$(</proc/sys/kernel/random/uuid)
+    osd_uuid=$(</proc/sys/kernel/random/uuid)
+    write_config "$fsid" "$mon_port"
+
+    run_step "monmaptool" monmaptool --create --fsid "$fsid" \
+        --addv a "[v2:127.0.0.1:$mon_port]" "$state/monmap" >/dev/null
+    run_step "ceph-mon --mkfs" ceph-mon -c "$conf" --mkfs -i a --monmap "$state/monmap" >/dev/null
+    launch "$MON" ceph-mon -i a
+    wait_for "$MON" "the monitor on 127.0.0.1:$mon_port" ceph_cli mon stat
+
+    osd_id=$(run_step "ceph osd new" ceph_cli osd new "$osd_uuid")
+    [[ "$osd_id" == 0 ]] || fail "expected OSD id 0, the monitor gave '$osd_id'"
+    run_step "ceph-osd --mkfs" ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >/dev/null
+    launch "$OSD" ceph-osd -i 0
+    wait_for "$OSD" "the OSD to be up" osd_is_up
+
+    launch "$RGW" radosgw -n "$RGW"
+    wait_for "$RGW" "the S3 API on 127.0.0.1:$port" s3_answers
+
+    access_key=$(random_token 20)
+    secret_key=$(random_token 40)
+    run_step "radosgw-admin user create" radosgw-admin -c "$conf" user create \
+        --uid "$S3_USER" --display-name "$S3_USER" \
+        --access-key "$access_key" --secret "$secret_key" >/dev/null
+    wait_for "$RGW" "signed requests to succeed on 127.0.0.1:$port" s3_answers_signed
+
+    cat >"$state/env" <<EOF
+S3_ENDPOINT=127.0.0.1:$port
+S3_ACCESS_KEY=$access_key
+S3_SECRET_KEY=$secret_key
+S3_REGION=$S3_REGION
+EOF
+    started=true
+}
+
+main() {
+    [[ $# -ge 2 ]] || usage
+    local command=$1
+    [[ "$command" == start ]] && mkdir -p "$2"
+    [[ -d "$2" ]] || exit 0 # stop: nothing was ever started there
+    state=$(cd "$2" && pwd -P)
+    conf="$state/ceph.conf"
+    case "$command" in
+    start)
+        [[ $# -eq 3 ]] || usage
+        port=$3
+        start
+        ;;
+    stop)
+        [[ $# -eq 2 ]] || usage
+        stop_all
+        ;;
+    *) usage ;;
+    esac
+}
+
+main "$@"
