@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import BaseModel
 
 from archive_service import __version__
+
+if TYPE_CHECKING:
+    from archive_service.packages.aip_reader import AipSummary
 
 app = typer.Typer(
     help="Lưu trữ hồ sơ TTHC điện tử — electronic records archive for settled TTHC dossiers.",
@@ -140,22 +146,63 @@ def aip_show(
 ) -> None:
     """Show what an AIP holds: dossier, representations, files and events."""
     from archive_service.config import get_settings
-    from archive_service.packages.aip_reader import read_aip_folder, read_aip_object
+    from archive_service.packages.aip_reader import (
+        AipUnreadable,
+        read_aip_folder,
+        read_aip_object,
+    )
     from archive_service.storage.setup import open_archive_repository
 
     path = Path(target)
-    if path.is_dir():
-        summary = read_aip_folder(path)
-    else:
-        repository = open_archive_repository(get_settings())
-        if not repository.exists(target):
-            typer.echo(f"Không có AIP {target} trong kho", err=True)
-            raise typer.Exit(EXIT_UNREADABLE)
-        summary = read_aip_object(repository, target, version)
+    try:
+        if path.is_dir():
+            summary = read_aip_folder(path)
+        else:
+            repository = open_archive_repository(get_settings())
+            if not repository.exists(target):
+                typer.echo(f"Không có AIP {target} trong kho", err=True)
+                raise typer.Exit(EXIT_UNREADABLE)
+            summary = read_aip_object(repository, target, version)
+    except AipUnreadable as exc:
+        typer.echo(f"Không đọc được AIP: {exc}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from exc
     if as_json:
-        typer.echo(summary.model_dump_json(indent=2))
+        typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2, default=_json_value))
     else:
-        typer.echo(summary.describe())
+        typer.echo(_describe_aip(summary))
+
+
+def _json_value(value: object) -> object:
+    """JSON form of the values ``json`` does not know (dates, models)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _describe_aip(summary: AipSummary) -> str:
+    """Human-readable summary of an AIP."""
+    dossier, tthc = summary.dossier, summary.tthc
+    lines = [
+        f"AIP {summary.object_id} ({summary.package_type}, {summary.record_status})",
+        f"  tạo lúc:       {summary.created.isoformat() if summary.created else '?'}",
+        f"  mã hồ sơ TTHC: {tthc.dossier_code}",
+        f"  thủ tục:       {tthc.procedure.code} {tthc.procedure.name}",
+        f"  tiêu đề:       {dossier.title}",
+        f"  mã hồ sơ:      {dossier.file_code}",
+        f"  thời hạn:      {dossier.maintenance}; kết thúc {dossier.end_date.isoformat()}",
+    ]
+    for representation in summary.representations:
+        lines.append(f"  {representation.name}: {len(representation.files)} tệp")
+        for file in representation.files:
+            lines.append(f"    {file.path}  {file.size} B  sha256 {file.sha256}")
+    lines.append(f"  sự kiện PREMIS: {len(summary.events)}")
+    for event in summary.events:
+        lines.append(
+            f"    {event.date_time.isoformat()}  {event.event_type}  {event.outcome or ''}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -140,7 +140,8 @@ def measure(size: int, directory: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="aip-bench-", dir=directory) as work:
         command = [sys.executable, __file__, "--child", "--size", str(size), "--dir", work]
         done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def report(result: dict[str, Any]) -> str:

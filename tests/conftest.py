@@ -8,7 +8,6 @@ with versioning and Object Lock.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -18,8 +17,14 @@ from minio.error import S3Error
 
 from archive_service.storage.base import ObjectStore
 from archive_service.storage.filesystem import FilesystemStore
-from archive_service.storage.s3 import MIN_PART_SIZE, S3Store, ensure_bucket
-from tests.s3server.servers import S3Server, ServerStartError, requested_servers, shared_server
+from archive_service.storage.s3 import MIN_PART_SIZE, S3Store
+from tests.s3server.servers import (
+    BucketPool,
+    S3Server,
+    ServerStartError,
+    requested_servers,
+    shared_server,
+)
 
 S3_SERVERS = requested_servers()
 S3_PARAMS = [pytest.param(name, marks=pytest.mark.s3, id=name) for name in S3_SERVERS]
@@ -40,6 +45,15 @@ def s3_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, S
         yield servers
 
 
+@pytest.fixture(scope="session")
+def s3_bucket_pools(s3_servers: dict[str, S3Server]) -> Iterator[dict[str, BucketPool]]:
+    """Per server, fresh buckets prepared ahead of the tests that need them."""
+    pools = {name: BucketPool(server.client()) for name, server in s3_servers.items()}
+    yield pools
+    for pool in pools.values():
+        pool.close()
+
+
 @pytest.fixture(params=S3_PARAMS)
 def s3_server(request: pytest.FixtureRequest, s3_servers: dict[str, S3Server]) -> S3Server:
     """One running S3 server; tests using it run once per requested server."""
@@ -47,9 +61,9 @@ def s3_server(request: pytest.FixtureRequest, s3_servers: dict[str, S3Server]) -
 
 
 @pytest.fixture
-def s3_store(s3_server: S3Server) -> Iterator[S3Store]:
+def s3_store(s3_server: S3Server, s3_bucket_pools: dict[str, BucketPool]) -> Iterator[S3Store]:
     """An S3 store on a fresh versioned, Object Lock bucket (5 MiB parts: multipart is cheap)."""
-    yield from _fresh_s3_store(s3_server)
+    yield from _fresh_s3_store(s3_server, s3_bucket_pools[s3_server.name])
 
 
 @pytest.fixture
@@ -66,14 +80,14 @@ def store(request: pytest.FixtureRequest) -> Iterator[ObjectStore]:
     if request.param == "fs":
         yield request.getfixturevalue("fs_store")
         return
-    servers: dict[str, S3Server] = request.getfixturevalue("s3_servers")
-    yield from _fresh_s3_store(servers[request.param])
+    server: S3Server = request.getfixturevalue("s3_servers")[request.param]
+    pool: BucketPool = request.getfixturevalue("s3_bucket_pools")[request.param]
+    yield from _fresh_s3_store(server, pool)
 
 
-def _fresh_s3_store(server: S3Server) -> Iterator[S3Store]:
+def _fresh_s3_store(server: S3Server, pool: BucketPool) -> Iterator[S3Store]:
     client = server.client()
-    bucket = f"t-{uuid.uuid4().hex[:24]}"
-    ensure_bucket(client, bucket, object_lock=True)
+    bucket = pool.take()
     yield S3Store(
         client, bucket, part_size=MIN_PART_SIZE, server_checksum=server.kind.server_checksum
     )

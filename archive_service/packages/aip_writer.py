@@ -13,8 +13,9 @@ AIP UUID and a key naming what it stands for (``mets.IdSource``).
 
 **Decisions.**
 
-- ``arcFileCode`` = archive code + ``"."`` + ``fileCode`` (``LTDT.000.00.19.H56-2024-01``):
-  the dot is the separator ``fileCode`` itself uses, and the archive code never contains one.
+- ``arcFileCode`` = archive code + ``"."`` + ``fileCode``
+  (``LTDT.000.00.19.H56.2024.240311-0042``): the dot is the separator ``fileCode`` itself uses
+  between its parts, so the archive code reads as one more leading part.
 - A document's AIP ``docCode`` is rebuilt as ``<fileCode>.<ordinal as 7 digits>`` (the form
   plain deposits get), so a SIP ``docCode`` with a wrong year is never copied; ``docOrdinal`` is
   the document's position in the SIP.

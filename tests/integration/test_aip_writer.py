@@ -599,5 +599,5 @@ def test_the_reader_gives_back_what_was_written(factory_sip: OpenSip, tmp_path: 
 def test_the_reader_names_a_missing_file(factory_sip: OpenSip, tmp_path: Path) -> None:
     folder = write(factory_sip, tmp_path)
     (folder / "metadata/descriptive/TTHC.xml").unlink()
-    with pytest.raises(AipUnreadable, match="metadata/descriptive/TTHC.xml"):
+    with pytest.raises(AipUnreadable, match=r"metadata/descriptive/TTHC\.xml"):
         read_aip_folder(folder)

@@ -53,7 +53,7 @@ log_tail() { # NAME → last lines of that daemon's logs
     local file
     for file in "$state/log/$1.out" "$state/log/$1.log"; do
         [[ -s "$file" ]] || continue
-        echo "--- tail of $file ---" >&2
+        echo "--- cuối tệp $file ---" >&2
         tail -n 25 "$file" >&2
     done
 }
@@ -104,7 +104,7 @@ stop_all() {
 ensure_alive() { # NAME → fail with its log when the daemon has exited
     if ! kill -0 "$(<"$state/run/$1.pid")" 2>/dev/null; then
         log_tail "$1"
-        fail "$1 exited during start"
+        fail "$1 đã dừng trong lúc khởi động"
     fi
 }
 
@@ -115,7 +115,7 @@ wait_for() { # NAME DESCRIPTION COMMAND... → retry COMMAND until it succeeds o
         ensure_alive "$name"
         if (($(seconds_left) <= 0)); then
             log_tail "$name"
-            fail "timed out after ${START_TIMEOUT}s waiting for $description"
+            fail "quá ${START_TIMEOUT}s mà vẫn chưa có $description"
         fi
         sleep 0.5
     done
@@ -132,7 +132,7 @@ run_step() { # DESCRIPTION COMMAND... → run a one-shot command, failing with i
     shift
     if ! output=$("$@" 2>&1); then
         echo "$output" | tail -n 25 >&2
-        fail "$description failed"
+        fail "bước '$description' thất bại"
     fi
     printf '%s' "$output"
 }
@@ -143,7 +143,7 @@ osd_is_up() {
 
 s3_answers_signed() {
     local code
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 5 \
         --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$access_key:$secret_key" \
         -H "x-amz-content-sha256: $EMPTY_SHA256" \
         "http://127.0.0.1:$port/")
@@ -151,7 +151,7 @@ s3_answers_signed() {
 }
 
 s3_answers() {
-    curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port/"
+    curl -s --noproxy '*' -o /dev/null --max-time 5 "http://127.0.0.1:$port/"
 }
 
 write_config() { # FSID MON_PORT
@@ -198,7 +198,7 @@ osd_crush_chooseleaf_type = 0
 mon_allow_pool_size_one = true
 mon_allow_pool_delete = true
 mon_warn_on_pool_no_redundancy = false
-# One monitor needs no batching of map updates: commit them at once (start 16 s → ~8 s).
+# One monitor needs no batching of map updates: commit them at once (start 16 s → 5 s).
 paxos_propose_interval = 0.05
 paxos_min_wait = 0.01
 
@@ -223,17 +223,18 @@ EOF
 
 start() {
     deadline=$((SECONDS + START_TIMEOUT))
-    [[ "$port" =~ ^[0-9]+$ ]] && ((port >= 1024 && port + 10 <= 65535)) ||
-        fail "PORT must be a number between 1024 and 65525, not '$port'"
-    [[ -e "$conf" ]] && fail "$state already holds a cluster; stop it and use a fresh directory"
+    if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1024 || port + 10 > 65535)); then
+        fail "PORT phải là số từ 1024 đến 65525, không phải '$port'"
+    fi
+    [[ -e "$conf" ]] && fail "$state đã chứa một cụm Ceph; hãy dừng nó và dùng thư mục mới"
     local required
     for required in ceph ceph-mon ceph-osd radosgw radosgw-admin monmaptool curl; do
         command -v "$required" >/dev/null ||
-            fail "'$required' is missing; run tests/s3server/install-ceph.sh"
+            fail "thiếu chương trình '$required'; hãy chạy tests/s3server/install-ceph.sh"
     done
     local candidate
     for candidate in $(seq "$port" $((port + 10))); do
-        port_in_use "$candidate" && fail "port $candidate (needed for PORT..PORT+10) is in use"
+        port_in_use "$candidate" && fail "cổng $candidate (cần cho PORT..PORT+10) đang bận"
     done
 
     mkdir -p "$state"/{run,log,crash,mon,osd/ceph-0,rgw}
@@ -249,30 +250,31 @@ start() {
         --addv a "[v2:127.0.0.1:$mon_port]" "$state/monmap" >/dev/null
     run_step "ceph-mon --mkfs" ceph-mon -c "$conf" --mkfs -i a --monmap "$state/monmap" >/dev/null
     launch "$MON" ceph-mon -i a
-    wait_for "$MON" "the monitor on 127.0.0.1:$mon_port" ceph_cli mon stat
+    wait_for "$MON" "monitor trên 127.0.0.1:$mon_port" ceph_cli mon stat
 
     osd_id=$(run_step "ceph osd new" ceph_cli osd new "$osd_uuid")
-    [[ "$osd_id" == 0 ]] || fail "expected OSD id 0, the monitor gave '$osd_id'"
+    [[ "$osd_id" == 0 ]] || fail "monitor cấp số OSD '$osd_id' thay vì 0"
     run_step "ceph-osd --mkfs" ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >/dev/null
     launch "$OSD" ceph-osd -i 0
-    wait_for "$OSD" "the OSD to be up" osd_is_up
+    wait_for "$OSD" "OSD ở trạng thái up" osd_is_up
 
     launch "$RGW" radosgw -n "$RGW"
-    wait_for "$RGW" "the S3 API on 127.0.0.1:$port" s3_answers
+    wait_for "$RGW" "API S3 trên 127.0.0.1:$port" s3_answers
 
     access_key=$(random_token 20)
     secret_key=$(random_token 40)
     run_step "radosgw-admin user create" radosgw-admin -c "$conf" user create \
         --uid "$S3_USER" --display-name "$S3_USER" \
         --access-key "$access_key" --secret "$secret_key" >/dev/null
-    wait_for "$RGW" "signed requests to succeed on 127.0.0.1:$port" s3_answers_signed
+    wait_for "$RGW" "yêu cầu S3 có chữ ký thành công trên 127.0.0.1:$port" s3_answers_signed
 
-    cat >"$state/env" <<EOF
+    cat >"$state/env.tmp" <<EOF
 S3_ENDPOINT=127.0.0.1:$port
 S3_ACCESS_KEY=$access_key
 S3_SECRET_KEY=$secret_key
 S3_REGION=$S3_REGION
 EOF
+    mv "$state/env.tmp" "$state/env"
     started=true
 }
 

@@ -27,7 +27,7 @@ install() {
 # The package lists may be missing on a fresh machine: refresh once, then retry.
 if ! install; then
     if ! { apt-get update -q >>"$log" 2>&1 && install; }; then
-        echo "install-ceph.sh: apt-get install ${missing[*]} failed:" >&2
+        echo "install-ceph.sh: apt-get install ${missing[*]} thất bại:" >&2
         tail -n 30 "$log" >&2
         exit 1
     fi

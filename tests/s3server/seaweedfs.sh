@@ -12,7 +12,7 @@ set -euo pipefail
 
 readonly NAME=seaweedfs
 readonly START_TIMEOUT=${SEAWEEDFS_START_TIMEOUT:-60}
-readonly STOP_TIMEOUT=20
+readonly STOP_TIMEOUT=5 # then SIGKILL: the state is throw-away, and the filer sometimes lingers
 readonly REGION=us-east-1
 readonly ACCESS_KEY=archive-test
 
@@ -84,6 +84,12 @@ pid_alive() {
     [[ -f "$pid_file" ]] || return 1
     pid=$(<"$pid_file")
     [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -q weed "/proc/$pid/cmdline" 2>/dev/null
+}
+
+# True while PID exists and is not a zombie (a zombie is our own child, already dead).
+running() {
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ "$state" != Z* ]]
 }
 
 # True once the S3 API answers a signed ListBuckets with 200.
@@ -171,7 +177,7 @@ stop() {
     pid=$(<"$pid_file")
     kill -TERM "$pid"
     local deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
+    while running "$pid"; do
         if ((SECONDS >= deadline)); then
             kill -KILL "$pid" 2>/dev/null || true
             break

@@ -8,20 +8,24 @@ starts it, the last one to finish stops it (a count of users kept under a file l
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import random
 import socket
 import subprocess
 import tempfile
+import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from minio import Minio
 
-from archive_service.storage.s3 import make_client
+from archive_service.storage.s3 import ensure_bucket, make_client
 
 SCRIPTS = Path(__file__).resolve().parent
 SERVERS_VARIABLE = "ARCHIVE_TEST_S3_SERVERS"
@@ -170,6 +174,37 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class BucketPool:
+    """Fresh buckets (versioning, Object Lock), prepared in the background ahead of need.
+
+    A server may spend a while on the first write into a new bucket (SeaweedFS allocates a
+    volume for it: about 0.2 s); preparing a few buckets in parallel hides that wait.
+    """
+
+    def __init__(self, client: Minio, ahead: int = 4) -> None:
+        self._client = client
+        self._executor = ThreadPoolExecutor(ahead, thread_name_prefix="bucket-pool")
+        self._ready: deque[Future[str]] = deque(
+            self._executor.submit(self._prepare) for _ in range(ahead)
+        )
+
+    def take(self) -> str:
+        """A new empty bucket that no one else uses."""
+        future = self._ready.popleft()
+        self._ready.append(self._executor.submit(self._prepare))
+        return future.result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _prepare(self) -> str:
+        bucket = f"t-{uuid.uuid4().hex[:24]}"
+        ensure_bucket(self._client, bucket, object_lock=True)
+        written = self._client.put_object(bucket, "warm-up", io.BytesIO(b"x"), 1)
+        self._client.remove_object(bucket, "warm-up", version_id=written.version_id)
+        return bucket
 
 
 def free_port_block(count: int, attempts: int = 200) -> int:
