@@ -1,12 +1,24 @@
-"""Settings of the archive service: one object, read once from ARCHIVE_* variables or a file."""
+"""Settings of the archive service: one object, read once.
+
+Sources, strongest first: keyword arguments, ``ARCHIVE_*`` environment variables, the TOML file
+named by ``ARCHIVE_CONFIG_FILE`` (same names without the prefix, in lower case), the defaults.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "ARCHIVE_CONFIG_FILE"
 
 
 class PackageLimits(BaseSettings):
@@ -14,6 +26,7 @@ class PackageLimits(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ARCHIVE_LIMIT_", extra="ignore")
 
+    max_upload_bytes: int = Field(10 * 1024**3, description="largest deposit body accepted")
     max_entries: int = Field(20_000, description="most entries a SIP ZIP may hold")
     max_total_bytes: int = Field(50 * 1024**3, description="most uncompressed bytes in a SIP")
     max_ratio: float = Field(200.0, description="highest compression ratio of any entry")
@@ -24,11 +37,12 @@ class PackageLimits(BaseSettings):
 class Settings(BaseSettings):
     """Effective configuration of one archive instance."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ARCHIVE_", env_file=None, extra="ignore", env_nested_delimiter="__"
-    )
+    model_config = SettingsConfigDict(env_prefix="ARCHIVE_", extra="ignore")
 
-    data_dir: Path = Path("./archive-data")
+    data_dir: Path = Field(Path("./archive-data"), description="home of the embedded default")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file <data_dir>/archive.db"
+    )
     storage_url: str | None = Field(
         None, description="file:///absolute/path or s3://bucket; default: <data_dir>/storage"
     )
@@ -37,16 +51,50 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_region: str | None = None
     s3_secure: bool = Field(False, description="use HTTPS to reach the S3 server")
+    broker_url: str | None = Field(
+        None, description="Celery broker (redis://…, amqp://…); empty: run tasks in-process"
+    )
+    workers: int = Field(2, ge=1, description="in-process pipeline threads (no broker)")
+    max_attempts: int = Field(5, ge=1, description="attempts of a failing deposit before 'failed'")
+    retry_delay_seconds: float = Field(
+        2.0, ge=0, description="first retry delay; doubles each time"
+    )
     archive_code: str = Field("LTDT", description="code of this archive, prefixed to fileCode")
     archive_name: str = "Lưu trữ điện tử"
     fonds_code: str = Field("G09", description="fonds code used in AIP identifiers")
     limits: PackageLimits = Field(default_factory=PackageLimits)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'archive.db').resolve()}"
 
     def effective_storage_url(self) -> str:
         """The storage URL, defaulting to a directory inside the data directory."""
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "storage").resolve().as_uri()
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where received uploads wait until they are archived or refused."""
+        return self.data_dir / "staging"
 
 
 @lru_cache(maxsize=1)

@@ -36,12 +36,15 @@ def s3_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, S
     base = tmp_path_factory.getbasetemp()
     shared_dir = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     with ExitStack() as running:
-        servers = {}
+        servers, failure = {}, None
         for name in S3_SERVERS:
             try:
                 servers[name] = running.enter_context(shared_server(name, shared_dir))
             except ServerStartError as exc:
-                pytest.fail(f"S3 test server {name!r} did not start: {exc}", pytrace=False)
+                failure = f"S3 test server {name!r} did not start: {exc}"
+                break
+        if failure:
+            pytest.fail(failure, pytrace=False)
         yield servers
 
 

@@ -35,6 +35,7 @@ from archive_service.storage.base import (
     StorageUnavailable,
 )
 from archive_service.storage.validation import (
+    InvalidKey,
     check_received,
     normalize_sha256,
     validate_key,
@@ -134,7 +135,7 @@ class _Sidecar:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Serialise changes of records and files across threads and processes."""
-        self.directory.mkdir(exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
         with (self.directory / "lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -203,6 +204,8 @@ class FilesystemStore:
             temp.unlink(missing_ok=True)
             self._prune(target.parent)
             raise
+        finally:
+            os.close(descriptor)  # releases the writer's lock on the file
         return PutResult(key=key, size=written, sha256=digest)
 
     def open(
@@ -252,7 +255,10 @@ class FilesystemStore:
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         directory, _, _ = prefix.rpartition("/")
-        start = self._path(directory) if directory else self.root
+        try:
+            start = self._path(directory) if directory else self.root
+        except InvalidKey:  # no key can start with this prefix
+            return
         for key, status in self._walk(start, directory + "/" if directory else "", prefix):
             yield ObjectInfo(key=key, size=status.st_size, last_modified=_mtime(status))
 
@@ -341,9 +347,12 @@ class FilesystemStore:
             return self._open_temporary(directory, key)
 
     def _open_temporary(self, directory: Path, key: str) -> tuple[Path, int]:
+        """Create, and lock for as long as it is open, a file no other writer can choose."""
         self._make_directories(directory, key)
         temp = directory / f"{secrets.token_hex(8)}{TEMP_SUFFIX}"
-        return temp, os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        return temp, descriptor
 
     def _install(self, key: str, target: Path, temp: Path, record: _Record) -> None:
         """Rename a verified temporary file over ``key`` (caller holds the sidecar lock)."""
@@ -380,7 +389,12 @@ class FilesystemStore:
             _fsync_directory(new.parent)
 
     def _prune(self, directory: Path) -> None:
-        """Remove directories left empty by a delete, up to (not including) the root."""
+        """Remove directories left empty by a delete, up to (not including) the root.
+
+        Temporary files of writers that died (killed mid-put) go first, so that deleting the
+        keys a crashed writer left behind leaves no trace of it.
+        """
+        _remove_orphans(directory)
         while directory != self.root:
             try:
                 directory.rmdir()
@@ -416,11 +430,32 @@ class FilesystemStore:
 
 def _fill(descriptor: int, stream: BinaryIO) -> tuple[str, int]:
     """Copy ``stream`` into the open file ``descriptor`` and make it durable; hash on the way."""
-    with os.fdopen(descriptor, "wb") as out:
+    with os.fdopen(descriptor, "wb", closefd=False) as out:
         digest, size = copy_with_sha256(stream, cast(BinaryIO, out))
         out.flush()
         os.fsync(out.fileno())
     return digest, size
+
+
+def _remove_orphans(directory: Path) -> None:
+    """Delete the temporary files in ``directory`` that no live writer holds locked."""
+    try:
+        names = [entry.name for entry in os.scandir(directory) if entry.name.endswith(TEMP_SUFFIX)]
+    except OSError:
+        return
+    for name in names:
+        try:
+            descriptor = os.open(directory / name, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a writer is still at work
+        else:
+            (directory / name).unlink(missing_ok=True)
+        finally:
+            os.close(descriptor)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -292,7 +292,7 @@ class S3Store:
         bypass_governance: bool = False,
     ) -> None:
         validate_new_retention(retention)
-        self.stat(key, version_id=version_id)  # some servers answer 500 for a missing key
+        version_id = self._existing_version(key, version_id)
         body = marshal(_minio_retention(retention))
         headers: _Headers = {"Content-MD5": cast(str, md5sum_hash(body))}
         if bypass_governance:
@@ -301,7 +301,7 @@ class S3Store:
             self._raw_request("PUT", key, version_id, headers=headers, body=body, retention=True)
 
     def set_legal_hold(self, key: str, on: bool, *, version_id: str | None = None) -> None:
-        self.stat(key, version_id=version_id)  # some servers answer 500 for a missing key
+        version_id = self._existing_version(key, version_id)
         with _translated(key):
             if on:
                 self._client.enable_object_legal_hold(self.bucket, key, version_id)
@@ -312,6 +312,11 @@ class S3Store:
         with _translated(self.bucket):
             if not self._client.bucket_exists(self.bucket):
                 raise StorageUnavailable(f"bucket {self.bucket} does not exist")
+
+    def _existing_version(self, key: str, version_id: str | None) -> str | None:
+        """The id of the named (or latest) version; ObjectNotFound first, as some servers
+        answer a lock request on a missing key with a 500."""
+        return self.stat(key, version_id=version_id).version_id
 
     # -- uploads -------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import io
 import os
@@ -26,7 +27,7 @@ from archive_service.storage.base import (
     StorageError,
     StorageUnavailable,
 )
-from archive_service.storage.filesystem import FilesystemStore
+from archive_service.storage.filesystem import TEMP_SUFFIX, FilesystemStore
 from archive_service.storage.s3 import MIN_PART_SIZE, S3Store, make_client
 from archive_service.storage.validation import InvalidKey
 from tests.s3server.servers import S3Server, closed_port
@@ -192,6 +193,7 @@ def test_list_is_sorted_and_respects_prefix_boundaries(store: ObjectStore) -> No
     assert listed("Ă") == ["Ă"]
     assert listed("đ/") == ["đ/x"]
     assert listed("q") == []
+    assert listed("../") == []
     assert listed("a/b/e/f/") == []
     sizes = {info.key: info.size for info in store.list()}
     assert sizes == {key: len(key.encode()) for key in keys}
@@ -512,6 +514,23 @@ def test_filesystem_file_and_directory_names_cannot_clash(fs_store: FilesystemSt
     with pytest.raises(StorageError):
         put_bytes(fs_store, "c/d", b"x")
     assert [i.key for i in fs_store.list()] == ["a/b", "c/d/e"]
+
+
+def test_filesystem_delete_sweeps_what_dead_writers_left(fs_store: FilesystemStore) -> None:
+    put_bytes(fs_store, "o/v2/content/a", b"a")
+    content = fs_store.root / "o" / "v2" / "content"
+    (content / f"dead{TEMP_SUFFIX}").write_bytes(b"half of a file")  # its writer was killed
+    live = os.open(content / f"live{TEMP_SUFFIX}", os.O_WRONLY | os.O_CREAT)
+    try:
+        fcntl.flock(live, fcntl.LOCK_EX)  # as a writer still at work holds it
+        assert [i.key for i in fs_store.list()] == ["o/v2/content/a"]
+        fs_store.delete("o/v2/content/a")
+        assert sorted(p.name for p in content.iterdir()) == [f"live{TEMP_SUFFIX}"]
+    finally:
+        os.close(live)
+    put_bytes(fs_store, "o/v2/content/b", b"b")
+    fs_store.delete("o/v2/content/b")
+    assert list(fs_store.root.iterdir()) == []
 
 
 def test_filesystem_check_needs_the_root(tmp_path: Any) -> None:

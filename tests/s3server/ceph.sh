@@ -15,7 +15,6 @@ set -euo pipefail
 readonly START_TIMEOUT=90 # seconds, for the whole start
 readonly STOP_TIMEOUT=20  # seconds per daemon before SIGKILL
 readonly MON=mon.a OSD=osd.0 RGW=client.rgw.a # daemon names, also of pid/log files
-readonly DAEMONS_STOP_ORDER=("$RGW" "$OSD" "$MON")
 readonly S3_REGION=us-east-1
 readonly S3_USER=archive-test
 readonly EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
@@ -77,28 +76,40 @@ launch() { # NAME COMMAND... → run a daemon in the foreground of its own sessi
     echo $! >"$state/run/$name.pid"
 }
 
-stop_daemon() { # NAME
-    local name=$1 pid waited=0
-    pid=$(pid_of "$name")
-    if [[ -n "$pid" ]]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
+any_alive() { # PID... → true while one of them runs
+    local pid
+    for pid in "$@"; do
+        kill -0 "$pid" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+stop_daemons() { # NAME... → SIGTERM them together, SIGKILL what still runs after STOP_TIMEOUT
+    local name pid pids=() waited=0
+    for name in "$@"; do
+        pid=$(pid_of "$name")
+        [[ -n "$pid" ]] && pids+=("$pid")
+    done
+    if ((${#pids[@]} > 0)); then
+        kill -TERM "${pids[@]}" 2>/dev/null || true
+        while any_alive "${pids[@]}" && ((waited < STOP_TIMEOUT * 10)); do
             sleep 0.1
             waited=$((waited + 1))
         done
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -KILL "$pid" 2>/dev/null || true
-            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        if any_alive "${pids[@]}"; then
+            kill -KILL "${pids[@]}" 2>/dev/null || true
+            while any_alive "${pids[@]}"; do sleep 0.1; done
         fi
     fi
-    rm -f "$state/run/$name.pid"
+    for name in "$@"; do
+        rm -f "$state/run/$name.pid"
+    done
 }
 
 stop_all() {
-    local name
-    for name in "${DAEMONS_STOP_ORDER[@]}"; do
-        stop_daemon "$name"
-    done
+    # The monitor goes last: a stopping OSD waits up to 5 s for its goodbye to be acknowledged.
+    stop_daemons "$RGW" "$OSD"
+    stop_daemons "$MON"
 }
 
 ensure_alive() { # NAME → fail with its log when the daemon has exited

@@ -1,0 +1,19 @@
+"""Every table, imported in one place so that metadata and migrations see them all."""
+
+from archive_service.db.base import Base
+from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
+from archive_service.ingest.models import Deposit
+from archive_service.integrity.models import AuditEntry
+from archive_service.security.models import Agency, ApiKey
+
+__all__ = [
+    "Agency",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Deposit",
+    "Document",
+    "Dossier",
+    "PremisEventRecord",
+    "StoredObject",
+]

@@ -1,0 +1,73 @@
+"""Migrations build the schema the models describe, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from archive_service.db.migrate import (
+    DatabaseNotMigrated,
+    current_revision,
+    head_revision,
+    require_up_to_date,
+    upgrade,
+)
+from archive_service.db.models import Agency, Base, Deposit
+from archive_service.db.session import Database
+
+
+def test_unmigrated_database_is_refused_with_a_clear_message(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        with pytest.raises(DatabaseNotMigrated, match="archive db upgrade"):
+            require_up_to_date(db.engine)
+    finally:
+        db.dispose()
+
+
+def test_upgrade_reaches_head_and_matches_the_models(database_url: str) -> None:
+    upgrade(database_url)
+    upgrade(database_url)  # a second run changes nothing
+    db = Database(database_url)
+    try:
+        assert current_revision(db.engine) == head_revision()
+        require_up_to_date(db.engine)
+        with db.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        db.dispose()
+
+
+def test_timestamps_come_back_timezone_aware_in_utc(database: Database) -> None:
+    hanoi = timezone(timedelta(hours=7))
+    created = datetime(2024, 6, 10, 8, 15, tzinfo=hanoi)
+    with database.session() as session:
+        session.add(Agency(id="000.00.19.H56", name="UBND xã Quảng Tâm", created_at=created))
+    with database.session() as session:
+        agency = session.scalars(select(Agency)).one()
+        assert agency.created_at == created
+        assert agency.created_at.tzinfo is not None
+        assert agency.created_at.utcoffset() == timedelta(0)
+
+
+def test_naive_timestamps_are_refused(database: Database) -> None:
+    with pytest.raises(Exception, match="timezone-aware"), database.session() as session:
+        session.add(Agency(id="X", name="x", created_at=datetime(2024, 1, 1)))
+
+
+def test_a_failed_transaction_leaves_nothing(database: Database) -> None:
+    with database.session() as session:
+        session.add(Agency(id="A", name="a"))
+    deposit = {"agency_id": "A", "sip_sha256": "0" * 64, "sip_size": 1}
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(Deposit(id="d1", idempotency_key="k", **deposit))
+        session.flush()
+        session.add(Deposit(id="d2", idempotency_key="k", **deposit))  # same key, same agency
+    with database.session() as session:
+        assert session.scalars(select(Deposit)).all() == []
+        assert datetime.now(UTC)  # the session still works
