@@ -18,7 +18,7 @@ class _Model(BaseModel):
 
 
 class Dossier(_Model):
-    """EAD.xml: the dossier (hồ sơ); ``file_code`` is ``fileCode`` (SIP) or ``arcFileCode`` (AIP)."""
+    """EAD.xml: the dossier; ``file_code`` is ``fileCode`` (SIP) or ``arcFileCode`` (AIP)."""
 
     file_code: str = Field(alias="fileCode", max_length=100)
     title: str = Field(max_length=1000)

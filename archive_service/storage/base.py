@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 
 class RetentionMode(StrEnum):
-    """S3 Object Lock modes: governance can be bypassed by a privileged caller, compliance cannot."""
+    """S3 Object Lock modes: a privileged caller may bypass governance, never compliance."""
 
     GOVERNANCE = "GOVERNANCE"
     COMPLIANCE = "COMPLIANCE"

@@ -168,6 +168,8 @@ class FilesystemStore:
 
     def __init__(self, root: Path, *, sidecar: Path | None = None) -> None:
         self.root = Path(root)
+        if not self.root.name:
+            raise ValueError(f"a storage root needs a directory of its own, not {self.root}")
         self._sidecar = _Sidecar(sidecar or self.root.with_name(self.root.name + ".sidecar"))
 
     def __repr__(self) -> str:

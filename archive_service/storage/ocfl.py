@@ -259,17 +259,9 @@ class OcflRepository:
         previous = self._load(object_id)
         prior_inventory = previous.inventory if previous else None
         prior_state = state_of(prior_inventory) if prior_inventory else {}
-        missing = sorted(removed_paths - set(prior_state))
-        if missing:
-            raise InvalidLogicalPath(f"cannot remove {missing} from {object_id!r}: not in its head")
-        check_non_conflicting((set(prior_state) - removed_paths) | set(changes))
         version = version_name(_head_number(prior_inventory) + 1)
         root = self.object_root(object_id)
-        for path in changes:
-            try:
-                validate_key(f"{root}/{version}/{CONTENT_DIRECTORY}/{path}")
-            except InvalidKey as exc:
-                raise InvalidLogicalPath(f"logical path {path!r} cannot be stored: {exc}") from exc
+        _check_new_state(f"{root}/{version}", changes, removed_paths, set(prior_state))
         manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
         try:
             written, digests = self._write_content(object_id, version, changes, manifest)
@@ -479,6 +471,21 @@ def _check_request(
         raise ValueError("a version needs the name of the user who made it")
     check_user_address(user_address)
     format_created(created)
+
+
+def _check_new_state(
+    version_key: str, changes: Mapping[str, FileSource], removed: set[str], prior: set[str]
+) -> None:
+    """Refuse removals of unknown paths, conflicting paths and keys no store accepts."""
+    missing = sorted(removed - prior)
+    if missing:
+        raise InvalidLogicalPath(f"cannot remove {missing}: not in the head version")
+    check_non_conflicting((prior - removed) | set(changes))
+    for path in changes:
+        try:
+            validate_key(f"{version_key}/{CONTENT_DIRECTORY}/{path}")
+        except InvalidKey as exc:
+            raise InvalidLogicalPath(f"logical path {path!r} cannot be stored: {exc}") from exc
 
 
 def _head_number(inventory: Inventory | None) -> int:

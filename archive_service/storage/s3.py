@@ -132,10 +132,10 @@ def ensure_bucket(client: Minio, bucket: str, *, object_lock: bool = True) -> No
         if not client.bucket_exists(bucket):
             try:
                 client.make_bucket(bucket, object_lock=object_lock)
-            except S3Error as exc:
+            except S3Error as exc:  # created meanwhile by another process?
                 if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
-        elif object_lock and not _has_object_lock(client, bucket):
+        if object_lock and not _has_object_lock(client, bucket):
             raise StorageError(f"bucket {bucket} exists without Object Lock")
         client.set_bucket_versioning(bucket, VersioningConfig(ENABLED))
 
@@ -162,7 +162,7 @@ class S3Store:
 
     ``part_size`` (at least 5 MiB) is both the largest single-part upload, held in memory to
     be hashed before it is sent, and the part size of multipart uploads. ``server_checksum``
-    says whether the server verifies ``x-amz-checksum-sha256`` (Ceph before Reef does not).
+    says whether the server verifies ``x-amz-checksum-sha256`` (some servers ignore it).
     """
 
     def __init__(

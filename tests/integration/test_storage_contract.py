@@ -27,8 +27,9 @@ from archive_service.storage.base import (
     StorageError,
     StorageUnavailable,
 )
+from archive_service.storage.factory import open_store
 from archive_service.storage.filesystem import TEMP_SUFFIX, FilesystemStore
-from archive_service.storage.s3 import MIN_PART_SIZE, S3Store, make_client
+from archive_service.storage.s3 import MIN_PART_SIZE, S3Store, ensure_bucket, make_client
 from archive_service.storage.validation import InvalidKey
 from tests.s3server.servers import S3Server, closed_port
 
@@ -219,7 +220,7 @@ def test_bad_metadata_names_are_refused(store: ObjectStore, name: str) -> None:
 # Integrity of uploads
 
 
-@pytest.mark.parametrize("size", [1000, LARGE], ids=["single-part", "multipart"])
+@pytest.mark.parametrize("size", [1000, MIN_PART_SIZE + 1], ids=["single-part", "multipart"])
 def test_expected_sha256_mismatch_keeps_nothing(store: ObjectStore, size: int) -> None:
     data = noise(size, seed=11)
     wrong = sha256(data + b"!")
@@ -472,6 +473,47 @@ def test_unreachable_s3_endpoint_is_unavailable() -> None:
         for call in calls:
             with pytest.raises(StorageUnavailable):
                 call()
+
+
+def test_ensure_bucket_is_idempotent_and_refuses_a_bucket_without_lock(
+    s3_server: S3Server, s3_store: S3Store
+) -> None:
+    client = s3_server.client()
+    ensure_bucket(client, s3_store.bucket)
+    assert S3Store(client, s3_store.bucket).capabilities.versioning
+    plain = f"{s3_store.bucket}-plain"
+    client.make_bucket(plain)
+    try:
+        with pytest.raises(StorageError, match="without Object Lock"):
+            ensure_bucket(client, plain)
+        capabilities = S3Store(client, plain).capabilities
+        assert (capabilities.versioning, capabilities.object_lock) == (False, False)
+    finally:
+        client.remove_bucket(plain)
+
+
+def test_open_store_builds_both_backends(
+    s3_server: S3Server, s3_store: S3Store, tmp_path: Any
+) -> None:
+    on_disk = open_store((tmp_path / "root").as_uri())
+    assert isinstance(on_disk, FilesystemStore) and on_disk.root == tmp_path / "root"
+    on_s3 = open_store(
+        f"s3://{s3_store.bucket}",
+        endpoint=s3_server.endpoint,
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key,
+        region=s3_server.region,
+    )
+    put_bytes(on_s3, "k", b"through the factory")
+    assert read(s3_store, "k") == b"through the factory"
+
+
+@pytest.mark.parametrize(
+    "url", ["file://relative/path", "file:///", "s3://", "s3://bucket/prefix", "http://x", "/abs"]
+)
+def test_open_store_refuses_other_urls(url: str) -> None:
+    with pytest.raises(ValueError):
+        open_store(url, endpoint="127.0.0.1:9")
 
 
 # Filesystem only

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 readonly START_TIMEOUT=90 # seconds, for the whole start
-readonly STOP_TIMEOUT=20  # seconds per daemon before SIGKILL
+readonly STOP_TIMEOUT=20  # seconds between SIGTERM and SIGKILL
 readonly MON=mon.a OSD=osd.0 RGW=client.rgw.a # daemon names, also of pid/log files
 readonly S3_REGION=us-east-1
 readonly S3_USER=archive-test
@@ -76,10 +76,16 @@ launch() { # NAME COMMAND... → run a daemon in the foreground of its own sessi
     echo $! >"$state/run/$name.pid"
 }
 
+is_running() { # PID → true while the process exists and is not a zombie awaiting its reaper
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ "${stat##*) }" != Z* ]]
+}
+
 any_alive() { # PID... → true while one of them runs
     local pid
     for pid in "$@"; do
-        kill -0 "$pid" 2>/dev/null && return 0
+        is_running "$pid" && return 0
     done
     return 1
 }
@@ -113,7 +119,7 @@ stop_all() {
 }
 
 ensure_alive() { # NAME → fail with its log when the daemon has exited
-    if ! kill -0 "$(<"$state/run/$1.pid")" 2>/dev/null; then
+    if ! is_running "$(<"$state/run/$1.pid")"; then
         log_tail "$1"
         fail "$1 đã dừng trong lúc khởi động"
     fi

@@ -21,12 +21,13 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-install() {
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1
+apt_install() {
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" \
+        >"$log" 2>&1
 }
 # The package lists may be missing on a fresh machine: refresh once, then retry.
-if ! install; then
-    if ! { apt-get update -q >>"$log" 2>&1 && install; }; then
+if ! apt_install; then
+    if ! { apt-get update -q >>"$log" 2>&1 && apt_install; }; then
         echo "install-ceph.sh: apt-get install ${missing[*]} thất bại:" >&2
         tail -n 30 "$log" >&2
         exit 1

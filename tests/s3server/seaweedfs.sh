@@ -126,8 +126,14 @@ JSON
     local master master_grpc volume volume_grpc filer filer_grpc s3_grpc admin
     read -r master master_grpc volume volume_grpc filer filer_grpc s3_grpc admin \
         <<<"$(free_ports 7 "$port")"
+    # weed keeps gRPC unix sockets in /tmp whatever TMPDIR says, and leaves some behind:
+    # `stop` removes these.
+    printf '/tmp/seaweedfs-%s.sock\n' "master-grpc-$master_grpc" "volume-grpc-$volume_grpc" \
+        "filer-grpc-$filer_grpc" "s3-grpc-$s3_grpc" "admin-grpc-$((admin + 10000))" \
+        >"$state_dir/sockets"
 
-    "$weed" mini \
+    # TMPDIR: weed writes its glog files there.
+    TMPDIR="$state_dir" "$weed" mini \
         -dir="$state_dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="$master" -master.port.grpc="$master_grpc" -master.telemetry=false \
         -master.volumeSizeLimitMB=64 \
@@ -185,6 +191,15 @@ stop() {
         sleep 0.1
     done
     rm -f "$pid_file"
+    remove_stale_sockets "$state_dir"
+}
+
+remove_stale_sockets() {
+    local state_dir=$1 socket
+    [[ -f "$state_dir/sockets" ]] || return 0
+    while read -r socket; do
+        rm -f "$socket"
+    done <"$state_dir/sockets"
 }
 
 case "${1:-}" in
