@@ -13,6 +13,8 @@ import typer
 from pydantic import BaseModel
 
 from archive_service import __version__
+from archive_service.db.cli import db_app
+from archive_service.security.cli import admin_app
 
 if TYPE_CHECKING:
     from archive_service.packages.aip_reader import AipSummary
@@ -30,6 +32,8 @@ config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(sip_app, name="sip")
 app.add_typer(aip_app, name="aip")
 app.add_typer(config_app, name="config")
+app.add_typer(admin_app, name="admin")
+app.add_typer(db_app, name="db")
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
