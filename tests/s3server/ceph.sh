@@ -113,8 +113,10 @@ stop_daemons() { # NAME... → SIGTERM them together, SIGKILL what still runs af
 }
 
 stop_all() {
-    # The monitor goes last: a stopping OSD waits up to 5 s for its goodbye to be acknowledged.
-    stop_daemons "$RGW" "$OSD"
+    # One at a time: radosgw hangs in its shutdown once the OSD is gone, and a stopping OSD
+    # waits 5 s for the monitor to acknowledge its goodbye.
+    stop_daemons "$RGW"
+    stop_daemons "$OSD"
     stop_daemons "$MON"
 }
 

@@ -43,6 +43,7 @@ class ServerKind:
 
 KINDS: dict[str, ServerKind] = {
     "seaweedfs": ServerKind(server_checksum=True),
+    "ceph": ServerKind(server_checksum=False),
 }
 
 
