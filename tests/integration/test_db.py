@@ -71,3 +71,13 @@ def test_a_failed_transaction_leaves_nothing(database: Database) -> None:
     with database.session() as session:
         assert session.scalars(select(Deposit)).all() == []
         assert datetime.now(UTC)  # the session still works
+
+
+def test_read_sessions_do_not_wait_for_a_writer(database: Database) -> None:
+    with database.session() as session:
+        session.add(Agency(id="A", name="a"))
+    with database.session() as writer:
+        writer.add(Agency(id="B", name="b"))
+        writer.flush()  # the writer holds the write lock until it commits
+        with database.read_session() as reader:
+            assert [a.id for a in reader.scalars(select(Agency))] == ["A"]
