@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from archive_service import __version__
 from archive_service.db.cli import db_app
+from archive_service.ingest.client_cli import deposit
 from archive_service.security.cli import admin_app
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ app.add_typer(aip_app, name="aip")
 app.add_typer(config_app, name="config")
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
+app.command("deposit")(deposit)
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 

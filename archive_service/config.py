@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     retry_delay_seconds: float = Field(
         2.0, ge=0, description="first retry delay; doubles each time"
     )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="how long a worker's claim on a deposit lasts unless renewed"
+    )
     archive_code: str = Field("LTDT", description="code of this archive, prefixed to fileCode")
     archive_name: str = "Lưu trữ điện tử"
     fonds_code: str = Field("G09", description="fonds code used in AIP identifiers")

@@ -9,7 +9,7 @@ exceptions — answer in the same shape.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -17,11 +17,14 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
 
 Detail = dict[str, Any]
+#: Domain exception type → (HTTP status, error code) of the answer.
+DomainErrors = Mapping[type[Exception], tuple[int, str]]
 
 
 class ApiError(Exception):
@@ -150,6 +153,56 @@ def unavailable(
     return ApiError(503, code, message, details)
 
 
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+
+class ErrorContent(BaseModel):
+    """What went wrong: a stable code for programs, a message for people, details."""
+
+    code: str = Field(examples=["DOSSIER_NOT_FOUND"])
+    message: str = Field(examples=["Không có hồ sơ '000.00.19.H56-240610-0001' trong kho lưu trữ."])
+    details: list[Detail] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorContent
+
+
+#: An example error of each status, shown in the OpenAPI document.
+_EXAMPLES: dict[int, tuple[str, str, str, list[Detail]]] = {
+    400: ("Yêu cầu hỏng", "MULTIPART_MALFORMED", "Thân yêu cầu multipart bị cắt cụt.", []),
+    401: ("Thiếu hoặc sai khóa API", "AUTH_REQUIRED", "Cần khóa API.", []),
+    403: ("Không được phép", "AGENCY_MISMATCH", "Gói SIP thuộc cơ quan khác.", []),
+    404: ("Không tìm thấy", "DOSSIER_NOT_FOUND", "Không có hồ sơ này.", []),
+    409: ("Xung đột", "DUPLICATE_DOSSIER", "Hồ sơ đã được lưu trữ.", []),
+    413: ("Quá lớn", "UPLOAD_TOO_LARGE", "Dữ liệu gửi lên vượt quá giới hạn.", []),
+    415: ("Sai kiểu nội dung", "UNSUPPORTED_MEDIA_TYPE", "Kiểu nội dung không được hỗ trợ.", []),
+    416: ("Khoảng byte sai", "RANGE_NOT_SATISFIABLE", "Khoảng byte nằm ngoài tệp.", []),
+    422: (
+        "Tham số không hợp lệ",
+        "REQUEST_INVALID",
+        "Tham số hoặc nội dung yêu cầu không hợp lệ.",
+        [{"loc": ["query", "page"], "type": "greater_than_equal", "message": "≥ 1"}],
+    ),
+    503: ("Chưa sẵn sàng", "NOT_READY", "Dịch vụ chưa sẵn sàng: storage.", []),
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: the error shape, with an example, for each status."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        summary, code, message, details = _EXAMPLES[status]
+        responses[status] = {
+            "model": ErrorResponse,
+            "description": summary,
+            "content": {"application/json": {"example": error_body(code, message, details)}},
+        }
+    return responses
+
+
 # --- handlers -----------------------------------------------------------------------------------
 
 #: Codes of plain HTTP errors raised by the framework itself (unknown route, wrong method …).
@@ -213,6 +266,26 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return ApiError(500, "INTERNAL", "Lỗi nội bộ của dịch vụ; sự cố đã được ghi lại.").response()
+
+
+def install_domain_errors(app: FastAPI, mapping: DomainErrors) -> None:
+    """Answer each domain exception of ``mapping`` with its status and code; message = ``str``.
+
+    Statuses of 500 and above are also logged (with the exception), the others are not.
+    """
+    for exception_type, (status, code) in mapping.items():
+        app.add_exception_handler(exception_type, _domain_handler(status, code))
+
+
+def _domain_handler(
+    status: int, code: str
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        if status >= 500:
+            logger.error("%s on %s %s", code, request.method, request.url.path, exc_info=exc)
+        return ApiError(status, code, str(exc)).response()
+
+    return handle
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -21,6 +21,8 @@ LOG_LEVEL_VARIABLE = "ARCHIVE_LOG_LEVEL"
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Loggers of the libraries the service runs in, sent through the same masked handler.
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "alembic")
+#: Extra fields that only repeat the message for terminals (uvicorn's coloured copy).
+IGNORED_EXTRA_FIELDS = frozenset({"color_message"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +35,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update(extra_fields(record))
+        entry.update(
+            (name, value)
+            for name, value in extra_fields(record).items()
+            if name not in IGNORED_EXTRA_FIELDS
+        )
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

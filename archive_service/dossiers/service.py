@@ -40,7 +40,6 @@ from archive_service.packages.aip_writer import aip_root_name
 from archive_service.packages.mets import VN_TZ
 from archive_service.security.masking import mask_value
 from archive_service.security.service import Action, Principal, mask_id_number
-from archive_service.storage.base import ObjectStore
 from archive_service.storage.ocfl import OcflRepository
 
 MAX_PAGE_SIZE = 200
@@ -221,10 +220,10 @@ class AipDownload:
 class DossierService:
     """Reading archived dossiers: catalogue in the database, bytes in the OCFL repository."""
 
-    def __init__(self, database: Database, repository: OcflRepository, store: ObjectStore) -> None:
+    def __init__(self, database: Database, repository: OcflRepository) -> None:
         self._database = database
         self._repository = repository
-        self._store = store
+        self._store = repository.store
 
     def search(self, principal: Principal, query: DossierQuery) -> DossierPage:
         """One page of the dossiers matching ``query`` that ``principal`` may read."""

@@ -20,8 +20,8 @@ from archive_service.streams import CHUNK_SIZE, Opener, iter_chunks
 
 #: Extensions worth compressing; everything else (PDF, images, media) is stored as it is.
 COMPRESSIBLE_SUFFIXES = (".xml", ".xsd", ".txt", ".json", ".csv")
-#: ``zipfile`` decides on ZIP64 from the size it is told; 5 % margin like ``zipfile`` itself.
-_ZIP64_THRESHOLD = int(zipfile.ZIP64_LIMIT / 1.05)
+#: Members from this size on get ZIP64 records (``zipfile``'s own 5 % margin below 4 GiB).
+ZIP64_THRESHOLD = int(zipfile.ZIP64_LIMIT / 1.05)
 _EARLIEST_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -60,25 +60,30 @@ class _Sink:
             yield data
 
 
-def stream_zip(members: Iterable[ZipMember], chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """Yield the bytes of a ZIP holding ``members``, in order, about ``chunk_size`` at a time."""
+def stream_zip(
+    members: Iterable[ZipMember],
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    zip64_from: int = ZIP64_THRESHOLD,
+) -> Iterator[bytes]:
+    """Yield the bytes of a ZIP holding ``members``, in order, about ``chunk_size`` at a time.
+
+    Members of ``zip64_from`` bytes or more get ZIP64 size records.
+    """
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", allowZip64=True) as archive:  # type: ignore[call-overload]
         for member in members:
-            yield from _write_member(archive, sink, member, chunk_size)
+            yield from _write_member(archive, sink, member, chunk_size, member.size >= zip64_from)
     yield from sink.take()
 
 
 def _write_member(
-    archive: zipfile.ZipFile, sink: _Sink, member: ZipMember, chunk_size: int
+    archive: zipfile.ZipFile, sink: _Sink, member: ZipMember, chunk_size: int, zip64: bool
 ) -> Iterator[bytes]:
     info = zip_info(member)
     digest = hashlib.sha256()
     size = 0
-    with (
-        member.open() as source,
-        archive.open(info, "w", force_zip64=member.size >= _ZIP64_THRESHOLD) as target,
-    ):
+    with member.open() as source, archive.open(info, "w", force_zip64=zip64) as target:
         for chunk in iter_chunks(source, chunk_size):
             size += len(chunk)
             if size > member.size:

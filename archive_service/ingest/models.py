@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive_service.db.base import Base, utcnow
@@ -28,6 +38,12 @@ class DepositStatus(StrEnum):
         return self in (DepositStatus.ARCHIVED, DepositStatus.REJECTED, DepositStatus.FAILED)
 
 
+#: Statuses in which a deposit may write its dossier's OCFL object: at most one deposit per
+#: dossier code may be in one of them (a partial unique index), so writers never race.
+WRITING_STATUSES = (DepositStatus.PACKAGING, DepositStatus.STORING)
+_WRITING = text("status IN ('packaging', 'storing')")
+
+
 class Deposit(Base):
     """A deposit as received: the staged SIP, who sent it, and how far it got."""
 
@@ -35,6 +51,13 @@ class Deposit(Base):
     __table_args__ = (
         UniqueConstraint("agency_id", "idempotency_key"),
         UniqueConstraint("agency_id", "sip_sha256"),
+        Index(
+            "uq_deposits_dossier_code_writing",
+            "dossier_code",
+            unique=True,
+            sqlite_where=_WRITING,
+            postgresql_where=_WRITING,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

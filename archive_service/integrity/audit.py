@@ -56,7 +56,7 @@ def record_audit(
         detail=mask_value(dict(detail or {})),
     )
     session.add(entry)
-    session.flush([entry])
+    session.flush()
     return entry
 
 

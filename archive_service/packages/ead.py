@@ -23,6 +23,7 @@ from archive_service.packages import codes, fields
 from archive_service.packages.fields import FieldSpec
 from archive_service.packages.mets import xml_bytes
 from archive_service.packages.models import DocumentKind, DocumentMetadata, Dossier
+from archive_service.packages.problems import Problem
 
 EAD_PATH = "metadata/descriptive/EAD.xml"
 SIMPLEDC = "simpledc"
@@ -76,6 +77,12 @@ def write_simpledc(values: Mapping[str, str | None], specs: Sequence[FieldSpec])
 def first_values(values: Mapping[str, Sequence[str]]) -> dict[str, str]:
     """Tag → its first non-empty text; empty elements are dropped."""
     return {tag: texts[0] for tag, texts in values.items() if texts and texts[0]}
+
+
+def first_value(values: Mapping[str, Sequence[str]] | None, tag: str) -> str:
+    """The first text of ``tag`` (stripped), or ``""`` when the tag is absent."""
+    found = (values or {}).get(tag)
+    return found[0].strip() if found else ""
 
 
 def dossier_from_fields(values: Mapping[str, Sequence[str]]) -> Dossier:
@@ -148,3 +155,14 @@ def document_specs(kind: DocumentKind, *, aip: bool) -> tuple[FieldSpec, ...]:
 def document_metadata(kind: DocumentKind, values: Mapping[str, Sequence[str]]) -> DocumentMetadata:
     """A document's metadata from the values read from its file (first text of each tag)."""
     return DocumentMetadata(kind=kind, values=first_values(values))
+
+
+def document_code(file_code: str, ordinal: int) -> str:
+    """``docCode`` of a dossier's ``ordinal``-th document (1-based): ``<fileCode>.<7 digits>``."""
+    return f"{file_code}.{ordinal:07d}"
+
+
+def check_document_conditionals(values: Mapping[str, Sequence[str]], path: str) -> list[Problem]:
+    """Rules between a document's fields: only riskRecovery (documents have no paperFileCode)."""
+    risk = {tag: values[tag] for tag in ("riskRecovery", "riskRecoveryStatus") if tag in values}
+    return fields.check_conditionals(risk, path)

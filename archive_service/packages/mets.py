@@ -26,6 +26,8 @@ from uuid import UUID, uuid5
 
 from lxml import etree
 
+from archive_service.packages.xmlstream import XML_DECLARATION
+
 METS_NS = "http://www.loc.gov/METS/"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 CSIP_NS = "https://DILCIS.eu/XML/METS/CSIPExtensionMETS"
@@ -55,7 +57,8 @@ VN_TZ = timezone(timedelta(hours=7))
 
 # Package layout shared by SIP, AIP and DIP.
 METS_FILE = "METS.xml"
-REP1 = "representations/rep1"
+REPRESENTATIONS_DIR = "representations"
+REP1 = f"{REPRESENTATIONS_DIR}/rep1"
 SCHEMAS_DIR = "schemas"
 DESCRIPTIVE_DIR = "metadata/descriptive"
 PRESERVATION_DIR = "metadata/preservation"
@@ -145,7 +148,8 @@ def _xlink(name: str) -> str:
     return qname(name, XLINK_NS)
 
 
-def _csip(name: str) -> str:
+def csip_qname(name: str) -> str:
+    """Clark name of a CSIP extension attribute (``csip:NOTETYPE`` …)."""
     return qname(name, CSIP_NS)
 
 
@@ -179,7 +183,7 @@ def mets_root(
         root.set("LABEL", label)
     root.set("TYPE", mets_type)
     if content_information_type:
-        root.set(_csip("CONTENTINFORMATIONTYPE"), content_information_type)
+        root.set(csip_qname("CONTENTINFORMATIONTYPE"), content_information_type)
     root.set("PROFILE", profile)
     return root
 
@@ -201,14 +205,14 @@ def mets_header(
         attrs.append(("LASTMODDATE", mets_datetime(last_modified)))
     if record_status:
         attrs.append(("RECORDSTATUS", record_status))
-    attrs.append((_csip("OAISPACKAGETYPE"), package_type))
+    attrs.append((csip_qname("OAISPACKAGETYPE"), package_type))
     header = element(root, "metsHdr", attrs)
     agent = element(
         header, "agent", [("ROLE", "CREATOR"), ("TYPE", "OTHER"), ("OTHERTYPE", "SOFTWARE")]
     )
     element(agent, "name").text = creator_name
     if creator_note:
-        note = element(agent, "note", [(_csip("NOTETYPE"), "IDENTIFICATIONCODE")])
+        note = element(agent, "note", [(csip_qname("NOTETYPE"), "IDENTIFICATIONCODE")])
         note.text = creator_note
     if submission_agreement:
         alt = element(header, "altRecordID", [("TYPE", "SUBMISSIONAGREEMENT")])
@@ -336,4 +340,4 @@ def xml_bytes(root: etree._Element) -> bytes:
     """Serialise a tree the way every package XML is written: UTF-8, declaration, indented."""
     etree.indent(root, space="  ")
     body = etree.tostring(root, encoding="UTF-8", xml_declaration=False, pretty_print=True)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+    return XML_DECLARATION + body

@@ -15,15 +15,15 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from archive_service.packages.container import printable
-from archive_service.packages.mets import CSIP_NS, METS_NS, XLINK_NS
+from archive_service.packages.mets import XLINK_NS, csip_qname, qname
 from archive_service.packages.problems import Problem, ProblemCode
 
 
 def _m(tag: str) -> str:
-    return f"{{{METS_NS}}}{tag}"
+    return qname(tag)
 
 
-_HREF = f"{{{XLINK_NS}}}href"
+_HREF = qname("href", XLINK_NS)
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def read_mets(root: etree._Element, path: str) -> tuple[MetsFile, list[Problem]]
         label=root.get("LABEL"),
         mets_type=root.get("TYPE"),
         profile=root.get("PROFILE"),
-        package_type=header.get(f"{{{CSIP_NS}}}OAISPACKAGETYPE") if header is not None else None,
+        package_type=header.get(csip_qname("OAISPACKAGETYPE")) if header is not None else None,
         record_status=header.get("RECORDSTATUS") if header is not None else None,
         created=header.get("CREATEDATE") if header is not None else None,
         creator_name=_text(agent.find(_m("name"))) if agent is not None else None,
@@ -147,7 +147,7 @@ def _identification_note(agent: etree._Element | None) -> str | None:
     if agent is None:
         return None
     for note in agent.findall(_m("note")):
-        if note.get(f"{{{CSIP_NS}}}NOTETYPE") == "IDENTIFICATIONCODE":
+        if note.get(csip_qname("NOTETYPE")) == "IDENTIFICATIONCODE":
             return _text(note)
     return None
 

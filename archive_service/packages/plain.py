@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,11 +49,11 @@ from pydantic import (
 )
 
 from archive_service.packages import fields
-from archive_service.packages.ead import document_specs
+from archive_service.packages.ead import check_document_conditionals, document_code, document_specs
 from archive_service.packages.models import DocumentKind, TthcFacts
 from archive_service.packages.problems import PackageInvalid, Problem, ProblemCode, Severity
 from archive_service.packages.tthc import parse_dossier_code
-from archive_service.streams import FileSource
+from archive_service.streams import FileSource, path_opener
 
 #: Form part that carries the JSON; problems name it as their ``path``.
 METADATA_PART = "metadata"
@@ -215,7 +215,7 @@ def files_from_folder(deposit: PlainDeposit, folder: Path) -> dict[str, FileSour
 
 
 def _path_source(path: Path) -> FileSource:
-    return FileSource(open=lambda: path.open("rb"), size=path.stat().st_size)
+    return FileSource(open=path_opener(path), size=path.stat().st_size)
 
 
 _ERROR_TEXT = {
@@ -256,7 +256,11 @@ def plan_deposit(deposit: PlainDeposit) -> tuple[DepositPlan, list[Problem]]:
     problems: list[Problem] = []
     dossier_values, underivable = _effective_dossier(deposit)
     problems += _field_problems(
-        "dossier", dossier_values, fields.DOSSIER_FIELDS, underivable, conditionals=True
+        "dossier",
+        dossier_values,
+        fields.DOSSIER_FIELDS,
+        underivable,
+        rules=fields.check_conditionals,
     )
     declared_total = deposit.dossier.get("totalDoc")
     if declared_total and declared_total != str(len(deposit.documents)):
@@ -318,7 +322,7 @@ def _effective_document(
     if not values.get("docId") and code is not None:
         values["docId"] = f"{code.day_sequence}.{ordinal}"
     if not values.get("docCode") and dossier.get("fileCode"):
-        values["docCode"] = f"{dossier['fileCode']}.{ordinal:07d}"
+        values["docCode"] = document_code(dossier["fileCode"], ordinal)
     if not values.get("maintenance") and dossier.get("maintenance"):
         values["maintenance"] = dossier["maintenance"]
     return PlannedDocument(source.name, source.kind, values, source.sha256, source.file_name)
@@ -330,19 +334,11 @@ def _field_problems(
     specs: tuple[fields.FieldSpec, ...],
     underivable: Mapping[str, str],
     *,
-    conditionals: bool,
+    rules: Callable[[Mapping[str, Sequence[str]], str], list[Problem]],
 ) -> list[Problem]:
-    """Field-table checks of ``values``, reported at ``<prefix>.<tag>``."""
+    """Field-table checks and ``rules`` between fields of ``values``, at ``<prefix>.<tag>``."""
     as_lists = {tag: [value] for tag, value in values.items()}
-    found = fields.check_fields(as_lists, specs, METADATA_PART)
-    if conditionals:
-        found += fields.check_conditionals(as_lists, METADATA_PART)
-    elif "riskRecovery" in values:
-        # Documents carry no paperFileCode: only the riskRecovery rule applies to them.
-        risk: dict[str, list[str]] = {
-            tag: as_lists[tag] for tag in ("riskRecovery", "riskRecoveryStatus") if tag in as_lists
-        }
-        found += fields.check_conditionals(risk, METADATA_PART)
+    found = fields.check_fields(as_lists, specs, METADATA_PART) + rules(as_lists, METADATA_PART)
     problems = []
     for problem in found:
         tag = problem.field or ""
@@ -361,7 +357,9 @@ def _document_problems(
     if "docCode" not in document.values:
         underivable["docCode"] = "không khai báo docCode và không suy ra được vì thiếu fileCode"
     specs = document_specs(document.kind, aip=False)
-    problems = _field_problems(prefix, document.values, specs, underivable, conditionals=False)
+    problems = _field_problems(
+        prefix, document.values, specs, underivable, rules=check_document_conditionals
+    )
     doc_id = document.doc_id
     if doc_id and not DOC_ID_PATTERN.match(doc_id):
         problems.append(

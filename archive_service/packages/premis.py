@@ -1,6 +1,6 @@
 """PREMIS 3 preservation metadata: objects, events and agents, written as a stream and read back.
 
-Files are written element by element into an ``lxml.etree.xmlfile``, so a PREMIS file describing
+Files are written element by element (``xmlstream.xml_document``), so a PREMIS file describing
 thousands of files never exists in memory as one tree or one string. The same inputs always give
 the same bytes.
 
@@ -17,22 +17,26 @@ signer and a note when known. Unsigned files carry nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
 
 from lxml import etree
 
-from archive_service.packages.mets import PREMIS_NS, XSI_NS, mets_datetime
+from archive_service.packages.mets import PREMIS_NS, XSI_NS, mets_datetime, qname
+
+# The streaming helpers lived here first; they stay importable from this module.
+from archive_service.packages.xmlstream import XML_DECLARATION as XML_DECLARATION
+from archive_service.packages.xmlstream import BinaryWriter as BinaryWriter
+from archive_service.packages.xmlstream import XmlStream as XmlStream
+from archive_service.packages.xmlstream import attributes as attributes
+from archive_service.packages.xmlstream import write_element as write_element
+from archive_service.packages.xmlstream import xml_document as xml_document
 
 SIGNATURE_NS = "urn:vn:archive:premis-signature:1"
 PREMIS_VERSION = "3.0"
 NSMAP: dict[str | None, str] = {"premis": PREMIS_NS, "xsi": XSI_NS}
-#: The declaration every package XML starts with (as ``mets.xml_bytes`` writes it).
-XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 _LOC = "http://id.loc.gov/vocabulary/preservation/"
 
@@ -191,99 +195,9 @@ class PremisObject:
 # --------------------------------------------------------------------------- writing
 
 
-class BinaryWriter(Protocol):
-    def write(self, data: bytes, /) -> Any: ...
-
-
 def premis_qname(tag: str) -> str:
-    return f"{{{PREMIS_NS}}}{tag}"
-
-
-def attributes(element: etree._Element) -> dict[str, str]:
-    """An element's attributes in document order (Clark names)."""
-    return {str(name): str(value) for name, value in element.attrib.items()}
-
-
-def write_element(
-    xf: Any,
-    element: etree._Element,
-    *,
-    depth: int = 1,
-    in_scope: Mapping[str | None, str] | None = None,
-) -> None:
-    """Write an element tree built in memory into an open ``xmlfile``, indented by ``depth``.
-
-    ``in_scope`` holds the namespaces the enclosing ``xf.element`` calls declared; unlike
-    ``xf.write(element)``, they are not declared again on every element.
-    """
-    scope = dict(in_scope or {})
-    new = {prefix: uri for prefix, uri in element.nsmap.items() if scope.get(prefix) != uri}
-    indent = "\n" + "  " * depth
-    xf.write(indent)
-    with xf.element(element.tag, attributes(element), nsmap=new or None):
-        if element.text:
-            xf.write(element.text)
-        children = [child for child in element if isinstance(child.tag, str)]
-        for child in children:
-            write_element(xf, child, depth=depth + 1, in_scope={**scope, **new})
-        if children:
-            xf.write(indent)
-
-
-class XmlStream:
-    """An XML document being written one element at a time (made by ``xml_document``).
-
-    Elements are built in memory with the usual lxml calls, written, then detached from their
-    parent, so only the element being written is ever held.
-    """
-
-    def __init__(self, xf: Any, nsmap: Mapping[str | None, str]) -> None:
-        self._xf = xf
-        self._nsmap = dict(nsmap)
-        self._depth = 1
-
-    def emit(self, element: etree._Element) -> None:
-        """Write a complete element (and its children), then drop it from its parent."""
-        write_element(self._xf, element, depth=self._depth, in_scope=self._nsmap)
-        _detach(element)
-
-    @contextmanager
-    def open(self, element: etree._Element) -> Iterator[etree._Element]:
-        """Write ``element``'s start tag (attributes only); what is emitted inside goes in it."""
-        indent = "\n" + "  " * self._depth
-        self._xf.write(indent)
-        with self._xf.element(element.tag, attributes(element)):
-            self._depth += 1
-            try:
-                yield element
-            finally:
-                self._depth -= 1
-            self._xf.write(indent)
-        _detach(element)
-
-
-def _detach(element: etree._Element) -> None:
-    parent = element.getparent()
-    if parent is not None:
-        parent.remove(element)
-
-
-@contextmanager
-def xml_document(
-    out: BinaryWriter,
-    tag: str,
-    attrib: Mapping[str, str],
-    nsmap: Mapping[str | None, str],
-) -> Iterator[XmlStream]:
-    """Write an XML document with root ``tag`` into ``out``; the body is written via the stream."""
-    out.write(XML_DECLARATION)
-    with (
-        etree.xmlfile(out, encoding="UTF-8") as xf,
-        xf.element(tag, dict(attrib), nsmap=dict(nsmap)),
-    ):
-        yield XmlStream(xf, nsmap)
-        xf.write("\n")
-    out.write(b"\n")
+    """Clark name ``{PREMIS namespace}tag``."""
+    return qname(tag, PREMIS_NS)
 
 
 def write_premis(

@@ -75,6 +75,12 @@ class ProblemCode(StrEnum):
     PLAIN_FILE_MISSING = "PLAIN_FILE_MISSING"
     PLAIN_FILE_UNDECLARED = "PLAIN_FILE_UNDECLARED"
     PLAIN_CHECKSUM_MISMATCH = "PLAIN_CHECKSUM_MISMATCH"
+    # Content formats (identification by content)
+    FORMAT_MISMATCH = "FORMAT_MISMATCH"
+    FORMAT_NOT_ACCEPTED = "FORMAT_NOT_ACCEPTED"
+    # Deposit rules checked by the archive (beyond the package itself)
+    AGENCY_MISMATCH = "AGENCY_MISMATCH"
+    DUPLICATE_DOSSIER = "DUPLICATE_DOSSIER"
 
 
 class Severity(StrEnum):

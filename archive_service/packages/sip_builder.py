@@ -46,8 +46,8 @@ from archive_service.packages.plain import (
 )
 from archive_service.packages.problems import PackageInvalid, Problem, ProblemCode, errors
 from archive_service.packages.schemas import schema_files
-from archive_service.packages.tthc import TTHC_MDTYPE, TTHC_MDTYPE_VERSION, TTHC_PATH, write_tthc
-from archive_service.streams import FileSource, copy_with_sha256
+from archive_service.packages.tthc import TTHC_PATH, tthc_dmd_section, write_tthc
+from archive_service.streams import FileSource, HashingWriter, copy_with_sha256
 
 DEFAULT_CREATOR = f"{SOFTWARE_NAME} {__version__}"
 PACKAGE_TYPE = "SIP"
@@ -367,52 +367,10 @@ class _Sink(Protocol):
     ) -> tuple[str, int]: ...
 
 
-class _HashingWriter:
-    """A write-only, non-seekable stream that hashes and counts what passes to ``target``.
-
-    Being non-seekable makes ``zipfile`` stream every entry (data descriptors) instead of seeking
-    back, so the ZIP bytes are the same for a file, a socket or a pipe, and can be hashed.
-    """
-
-    def __init__(self, target: BinaryIO) -> None:
-        self._target: BinaryIO | None = target
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def detach(self) -> None:
-        """Pass nothing more to the target (what ``zipfile`` writes when collected is dropped)."""
-        self._target = None
-
-    def write(self, data: bytes) -> int:
-        if self._target is None:
-            return len(data)
-        self._target.write(data)
-        self._hash.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.size
-
-    def seek(self, *args: object) -> int:
-        raise OSError("not seekable")
-
-    def close(self) -> None:
-        """Nothing to release: the caller owns the target."""
-
-    def flush(self) -> None:
-        if self._target is not None:
-            self._target.flush()
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-
 class _ZipSink:
     """Entries under ``<root>/`` in a streamed ZIP, all dated ``created`` (Vietnam time)."""
 
-    def __init__(self, writer: _HashingWriter, root: str, created: datetime) -> None:
+    def __init__(self, writer: HashingWriter, root: str, created: datetime) -> None:
         self._zip = zipfile.ZipFile(writer, "w")
         self._root = root
         local = created.astimezone(mets.VN_TZ)
@@ -472,7 +430,7 @@ class _FolderSink:
 
 
 def _write_zip(job: _Job, out: BinaryIO) -> SipManifest:
-    writer = _HashingWriter(out)
+    writer = HashingWriter(out)
     sink = _ZipSink(writer, job.object_id, job.created)
     try:
         manifest = _write(job, sink)
@@ -627,15 +585,7 @@ def _root_mets(job: _Job, ids: IdSource, written: _Written) -> bytes:
     ead_id = ids.section(f"dmdSec:{EAD_PATH}")
     tthc_id = ids.section(f"dmdSec:{TTHC_PATH}")
     mets.dc_dmd_section(root, ead_id, _ref(job, written.files[EAD_PATH]))
-    mets.md_section(
-        root,
-        "dmdSec",
-        tthc_id,
-        _ref(job, written.files[TTHC_PATH]),
-        mdtype="OTHER",
-        other_mdtype=TTHC_MDTYPE,
-        mdtype_version=TTHC_MDTYPE_VERSION,
-    )
+    tthc_dmd_section(root, tthc_id, _ref(job, written.files[TTHC_PATH]))
     mets.amd_section(root, ids.section(key + "amdSec"))
     file_sec = mets.file_section(root, ids.section(key + "fileSec"))
     schemas_id = ids.section(key + "fileGrp:Schemas")

@@ -15,7 +15,7 @@ from typing import Any
 from lxml import etree
 from pydantic import BaseModel, ValidationError
 
-from archive_service.packages.mets import VN_TZ, xml_bytes
+from archive_service.packages.mets import VN_TZ, FileRef, md_section, qname, xml_bytes
 from archive_service.packages.models import TthcFacts
 
 TTHC_NS = "urn:vn:archive:tthc:1"
@@ -98,7 +98,7 @@ def _text(value: Any) -> str:
 
 
 def _q(tag: str) -> str:
-    return f"{{{TTHC_NS}}}{tag}"
+    return qname(tag, TTHC_NS)
 
 
 def _with_attributes(
@@ -130,6 +130,19 @@ def write_tthc(facts: TthcFacts) -> bytes:
         elif value is not None:
             etree.SubElement(root, _q(tag)).text = _text(value)
     return xml_bytes(root)
+
+
+def tthc_dmd_section(parent: etree._Element, section_id: str, ref: FileRef) -> etree._Element:
+    """The METS ``dmdSec`` of TTHC.xml: ``MDTYPE="OTHER"`` ``OTHERMDTYPE="TTHC"``, version 1."""
+    return md_section(
+        parent,
+        "dmdSec",
+        section_id,
+        ref,
+        mdtype="OTHER",
+        other_mdtype=TTHC_MDTYPE,
+        mdtype_version=TTHC_MDTYPE_VERSION,
+    )
 
 
 def _attributes(element: etree._Element) -> dict[str, str]:

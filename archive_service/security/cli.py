@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archive_service.config import get_settings
 from archive_service.db.cli import open_migrated_database
-from archive_service.security.models import Role
 
 if TYPE_CHECKING:
     from archive_service.security.service import ApiKeyInfo
@@ -30,13 +28,14 @@ def cli_actor() -> str:
 
 @admin_app.command("create-key")
 def create_key(
-    role: Annotated[Role, typer.Option(help="role of the key", case_sensitive=False)],
+    role: Annotated[str, typer.Option(help="depositor, archivist, auditor or admin")],
     agency: Annotated[
         str | None, typer.Option(help="agency id (required for, and only for, depositor)")
     ] = None,
     label: Annotated[str, typer.Option(help="free text to recognise the key by")] = "",
 ) -> None:
     """Create an API key and print it (only the key, once, on standard output)."""
+    from archive_service.config import get_settings
     from archive_service.security.service import create_api_key
 
     database = open_migrated_database(get_settings())
@@ -58,6 +57,7 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List the API keys (id, prefix, role, agency, label, dates); never the keys themselves."""
+    from archive_service.config import get_settings
     from archive_service.security.service import list_api_keys
 
     database = open_migrated_database(get_settings())
@@ -80,6 +80,7 @@ def list_keys(
 @admin_app.command("revoke-key")
 def revoke_key(key_id: Annotated[int, typer.Argument(help="id shown by list-keys")]) -> None:
     """Revoke an API key for good."""
+    from archive_service.config import get_settings
     from archive_service.security.service import ApiKeyNotFound, revoke_api_key
 
     database = open_migrated_database(get_settings())

@@ -55,7 +55,7 @@ class Action(StrEnum):
 _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.DEPOSIT: frozenset({Role.DEPOSITOR, Role.ADMIN}),
     Action.READ: frozenset(Role),
-    Action.READ_AIP: frozenset({Role.AUDITOR, Role.ADMIN}),
+    Action.READ_AIP: frozenset({Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN}),
     Action.ADMIN: frozenset({Role.ADMIN}),
 }
 _SEES_IDENTITY_NUMBERS = frozenset({Role.ARCHIVIST, Role.ADMIN})
@@ -225,7 +225,7 @@ def _info(row: ApiKey) -> ApiKeyInfo:
 
 def _parse_role(role: Role | str) -> Role:
     try:
-        return Role(role)
+        return Role(role.strip().lower())
     except ValueError:
         names = ", ".join(r.value for r in Role)
         raise ValueError(f"Vai trò {role!r} không hợp lệ; chọn một trong: {names}.") from None

@@ -132,6 +132,11 @@ class OcflRepository:
         self._layout = HashAndIdNTupleLayout()
         self._root_checked = False
 
+    @property
+    def store(self) -> ObjectStore:
+        """The object store holding the storage root (to stat or re-read stored keys)."""
+        return self._store
+
     # The storage root
 
     def initialize(self) -> None:

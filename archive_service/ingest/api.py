@@ -1,0 +1,265 @@
+"""HTTP routes of deposits: receive a SIP ZIP or a plain multipart deposit, report its status.
+
+Thin: the body is streamed to the staging area (never held whole in memory), handed to
+``DepositService`` and answered with ``202``; the pipeline runs in the background. Whatever the
+request ends with — a refusal, a client that goes away, an error — the bytes it brought are
+removed from the staging area unless a deposit was registered for them.
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from archive_service.config import Settings
+from archive_service.errors import (
+    DomainErrors,
+    bad_request,
+    error_responses,
+    too_large,
+    unprocessable,
+    unsupported_media_type,
+)
+from archive_service.ingest.errors import (
+    AgencyMismatch,
+    DepositForbidden,
+    DepositNotFound,
+    DuplicateDossier,
+    IdempotencyKeyReused,
+)
+from archive_service.ingest.multipart import (
+    FormTooLarge,
+    MalformedForm,
+    ReceivedForm,
+    receive_form,
+)
+from archive_service.ingest.service import DepositReceipt, DepositService, DepositView
+from archive_service.ingest.staging import StagedFile, UploadTooLarge, discard, stage_upload
+from archive_service.packages.plain import METADATA_PART
+from archive_service.packages.problems import PackageInvalid
+from archive_service.security.api import CurrentPrincipal, require_action
+from archive_service.security.service import Action, Principal
+
+ZIP_MEDIA_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
+FORM_MEDIA_TYPE = "multipart/form-data"
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+DEFAULT_ZIP_NAME = "SIP.zip"
+
+router = APIRouter(prefix="/deposits", tags=["deposits"])
+
+#: How the deposit service's refusals (and an upload cut short) answer.
+DEPOSIT_ERRORS: DomainErrors = {
+    DepositNotFound: (404, "DEPOSIT_NOT_FOUND"),
+    DepositForbidden: (403, "FORBIDDEN"),
+    AgencyMismatch: (403, "AGENCY_MISMATCH"),
+    DuplicateDossier: (409, "DUPLICATE_DOSSIER"),
+    IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
+    UploadTooLarge: (413, "UPLOAD_TOO_LARGE"),
+    FormTooLarge: (413, "UPLOAD_TOO_LARGE"),
+    MalformedForm: (400, "MULTIPART_MALFORMED"),
+    ClientDisconnect: (400, "UPLOAD_INTERRUPTED"),
+}
+
+
+class ReceivedItem(BaseModel):
+    """A file as the archive received it."""
+
+    name: str = Field(examples=["SIP.zip"])
+    sha256: str = Field(examples=["9f2c…e41a"], description="lower-case hex")
+    size: int = Field(examples=[524288])
+
+
+class DepositAccepted(BaseModel):
+    """The answer to a deposit: its id, its status, and what was received."""
+
+    deposit_id: str = Field(examples=["5b0f8c1e-2a43-4c77-9d1e-6f3b2a8c9d10"])
+    status: str = Field(examples=["received"])
+    received: list[ReceivedItem]
+
+
+_DEPOSIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/zip": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "(the bytes of a SIP_hoso ZIP)",
+            },
+            FORM_MEDIA_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "required": [METADATA_PART],
+                    "properties": {
+                        METADATA_PART: {
+                            "type": "string",
+                            "description": "plain-deposit metadata JSON",
+                        },
+                    },
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                },
+                "example": {
+                    METADATA_PART: '{"dossier": {"title": "Hồ sơ cấp giấy phép xây dựng", '
+                    '"maintenance": "06"}, "tthc": {"dossierCode": "000.00.19.H56-240610-0001", '
+                    '…}, "documents": [{"name": "don", "typeName": "02", …}]}',
+                    "don": "(the bytes of the file named 'don' in the metadata)",
+                },
+            },
+        },
+    }
+}
+
+
+def deposit_service(request: Request) -> DepositService:
+    """The application's deposit service."""
+    service: DepositService = request.app.state.deposits
+    return service
+
+
+Service = Annotated[DepositService, Depends(deposit_service)]
+Depositor = Annotated[Principal, Depends(require_action(Action.DEPOSIT))]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=DepositAccepted,
+    summary="Deposit a dossier (SIP ZIP or plain multipart)",
+    openapi_extra=_DEPOSIT_BODY,
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422),
+)
+async def create_deposit(
+    request: Request,
+    response: Response,
+    principal: Depositor,
+    service: Service,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", max_length=200, description="repeat-safe request id"),
+    ] = None,
+) -> DepositAccepted:
+    """Receive a deposit; it is checked, packaged and stored in the background.
+
+    The same ``Idempotency-Key`` (or the same SIP bytes) from the same agency returns the first
+    deposit. Poll ``GET /api/v1/deposits/{deposit_id}`` for its status.
+    """
+    settings: Settings = request.app.state.settings
+    limit = settings.limits.max_upload_bytes
+    _refuse_declared_oversize(request, limit)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    remote_addr = request.client.host if request.client else None
+    if media_type in ZIP_MEDIA_TYPES:
+        staged = await stage_upload(request.stream(), settings.staging_dir, limit)
+        receipt = await _register_zip(service, principal, staged, idempotency_key, remote_addr)
+        received = [
+            ReceivedItem(name=_upload_name(request), sha256=staged.sha256, size=staged.size)
+        ]
+    elif media_type == FORM_MEDIA_TYPE:
+        form = await receive_form(
+            request.stream(),
+            request.headers["content-type"],
+            settings.staging_dir,
+            max_bytes=limit,
+            field_names={METADATA_PART},
+            max_field_bytes=MAX_METADATA_BYTES,
+        )
+        try:
+            receipt = await _register_plain(service, principal, form, idempotency_key, remote_addr)
+        finally:
+            form.discard()
+        received = [
+            ReceivedItem(name=item.name, sha256=item.sha256, size=item.size)
+            for item in form.files.values()
+        ]
+    else:
+        raise unsupported_media_type(
+            f"Kiểu nội dung '{media_type or '(không có)'}' không được nhận: gửi application/zip "
+            "(gói SIP) hoặc multipart/form-data (phần 'metadata' và các tệp)."
+        )
+    response.headers["Location"] = f"{request.url.path.rstrip('/')}/{receipt.deposit_id}"
+    return DepositAccepted(deposit_id=receipt.deposit_id, status=receipt.status, received=received)
+
+
+@router.get(
+    "/{deposit_id}",
+    summary="Status of a deposit",
+    responses=error_responses(401, 404),
+)
+def get_deposit(principal: CurrentPrincipal, service: Service, deposit_id: str) -> DepositView:
+    """Where the deposit is, with every problem found, its dossier code and times."""
+    return service.get(principal, deposit_id)
+
+
+async def _register_zip(
+    service: DepositService,
+    principal: Principal,
+    staged: StagedFile,
+    idempotency_key: str | None,
+    remote_addr: str | None,
+) -> DepositReceipt:
+    """Register the staged SIP (the service consumes the staged file, whatever happens)."""
+    if staged.size == 0:
+        discard(staged)
+        raise bad_request("Thân yêu cầu rỗng: không có gói SIP nào được gửi.", code="EMPTY_BODY")
+    return await run_in_threadpool(
+        service.register_zip,
+        principal,
+        staged,
+        idempotency_key=idempotency_key,
+        remote_addr=remote_addr,
+    )
+
+
+async def _register_plain(
+    service: DepositService,
+    principal: Principal,
+    form: ReceivedForm,
+    idempotency_key: str | None,
+    remote_addr: str | None,
+) -> DepositReceipt:
+    """Register a plain deposit from the received form (``metadata`` + file parts)."""
+    metadata = form.fields.get(METADATA_PART)
+    if not metadata:
+        raise bad_request(
+            f"Biểu mẫu thiếu phần '{METADATA_PART}' (JSON mô tả hồ sơ và tài liệu).",
+            code="MULTIPART_MALFORMED",
+        )
+    files = {name: item.source() for name, item in form.files.items()}
+    try:
+        return await run_in_threadpool(
+            service.register_plain,
+            principal,
+            metadata,
+            files,
+            idempotency_key=idempotency_key,
+            remote_addr=remote_addr,
+        )
+    except PackageInvalid as exc:
+        raise unprocessable(
+            f"Gói nộp lưu dạng tệp rời không hợp lệ: {len(exc.problems)} lỗi.",
+            code="PLAIN_DEPOSIT_INVALID",
+            details=[problem.as_dict() for problem in exc.problems],
+        ) from exc
+
+
+def _refuse_declared_oversize(request: Request, limit: int) -> None:
+    """413 before reading anything when ``Content-Length`` already says the body is too big."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(f"Gói nộp lưu {declared} byte, lớn hơn giới hạn {limit} byte.")
+
+
+def _upload_name(request: Request) -> str:
+    """The file name the client gave (``Content-Disposition``), else ``SIP.zip``."""
+    header = request.headers.get("content-disposition")
+    if header:
+        message = Message()
+        message["content-disposition"] = header
+        name = message.get_filename()
+        if name:
+            return name.rsplit("/", 1)[-1]
+    return DEFAULT_ZIP_NAME

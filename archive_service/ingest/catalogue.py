@@ -1,0 +1,168 @@
+"""The catalogue rows of an archived dossier, written in the transaction that archives a deposit.
+
+``Dossier`` (one per dossier code, pointing at the current AIP version; it is also the search
+index for now), its ``Document`` rows as they stand in that version, a ``StoredObject`` row for
+every key read back from storage, and a ``PremisEventRecord`` for every event of the version's
+PREMIS file. A new version of a dossier updates its row and replaces its documents; stored
+objects and events accumulate.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
+from archive_service.ingest.readback import StoredVersion
+from archive_service.packages.models import Dossier as DossierMetadata
+from archive_service.packages.models import SipPackage
+from archive_service.packages.premis import PremisEvent
+
+PRIMARY_STORAGE = "primary"
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ArchivedVersion:
+    """Everything the catalogue records of one stored AIP version."""
+
+    deposit_id: str
+    agency_id: str
+    sip: SipPackage
+    aip_dossier: DossierMetadata  # EAD.xml of the AIP: file_code is the arcFileCode
+    stored: StoredVersion
+    events: Sequence[PremisEvent]
+
+
+def record_archived(session: Session, archived: ArchivedVersion) -> Dossier:
+    """Insert or update the dossier and its rows for ``archived``; return the dossier row."""
+    sip = archived.sip
+    dossier = session.scalars(
+        select(Dossier).where(Dossier.dossier_code == sip.dossier_code).with_for_update()
+    ).one_or_none()
+    values = _dossier_values(archived)
+    if dossier is None:
+        dossier = Dossier(**values)
+        session.add(dossier)
+    else:
+        for name, value in values.items():
+            setattr(dossier, name, value)
+        for document in session.scalars(select(Document).where(Document.dossier_id == dossier.id)):
+            session.delete(document)
+    session.flush()
+    session.add_all(_documents(dossier.id, sip))
+    _record_stored(session, dossier.id, archived.stored)
+    _record_events(session, dossier.id, archived.deposit_id, archived.events)
+    session.flush()
+    return dossier
+
+
+def _dossier_values(archived: ArchivedVersion) -> dict[str, Any]:
+    sip, aip = archived.sip, archived.aip_dossier
+    tthc = sip.tthc
+    return {
+        "dossier_code": tthc.dossier_code,
+        "agency_id": archived.agency_id,
+        "aip_object_id": archived.stored.object_id,
+        "aip_version": archived.stored.version,
+        "file_code": aip.file_code,
+        "title": aip.title,
+        "procedure_code": tthc.procedure.code,
+        "procedure_name": tthc.procedure.name,
+        "sector_code": tthc.procedure.sector_code,
+        "final_status": tthc.final_status,
+        "received_at": tthc.received,
+        "settled_at": tthc.finished,
+        "start_date": aip.start_date,
+        "end_date": aip.end_date,
+        "maintenance": aip.maintenance,
+        "mode": aip.mode,
+        "applicant_name": tthc.applicant.name,
+        "applicant_id_number": tthc.applicant.id_number,
+        "total_doc": aip.total_doc,
+        "metadata_json": {
+            "dossier": aip.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "tthc": tthc.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "record_status": sip.record_status,
+            "sip_object_id": sip.object_id,
+        },
+    }
+
+
+def _documents(dossier_id: int, sip: SipPackage) -> list[Document]:
+    return [
+        Document(
+            dossier_id=dossier_id,
+            doc_id=document.doc_id,
+            ordinal=ordinal,
+            title=document.metadata.title,
+            logical_path=document.file.path,
+            file_name=posixpath.basename(document.file.path),
+            size=document.file.size,
+            sha256=document.file.sha256,
+            mime_type=document.file.mime_type,
+        )
+        for ordinal, document in enumerate(sip.documents, start=1)
+    ]
+
+
+def _batches(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _BATCH):
+        yield values[start : start + _BATCH]
+
+
+def _record_stored(session: Session, dossier_id: int, stored: StoredVersion) -> None:
+    """One row per (key, store version); a key rewritten in place (root inventory) is updated."""
+    keys = [item.key for item in stored.keys]
+    existing: dict[tuple[str, str], StoredObject] = {}
+    for batch in _batches(keys):
+        rows = session.scalars(
+            select(StoredObject).where(
+                StoredObject.storage == PRIMARY_STORAGE, StoredObject.key.in_(batch)
+            )
+        )
+        existing.update({(row.key, row.version_id): row for row in rows})
+    for item in stored.keys:
+        row = existing.get((item.key, item.version_id))
+        if row is None:
+            row = StoredObject(storage=PRIMARY_STORAGE, key=item.key, version_id=item.version_id)
+            session.add(row)
+        row.dossier_id = dossier_id
+        row.aip_version = stored.version
+        row.size = item.size
+        row.sha256 = item.sha256
+
+
+def _record_events(
+    session: Session, dossier_id: int, deposit_id: str, events: Sequence[PremisEvent]
+) -> None:
+    """Events not recorded yet (an identifier may recur in a later version's PREMIS file)."""
+    ids = [event.identifier for event in events]
+    known: set[str] = set()
+    for batch in _batches(ids):
+        known |= set(
+            session.scalars(
+                select(PremisEventRecord.event_id).where(PremisEventRecord.event_id.in_(batch))
+            )
+        )
+    for event in events:
+        if event.identifier in known:
+            continue
+        known.add(event.identifier)
+        session.add(
+            PremisEventRecord(
+                dossier_id=dossier_id,
+                deposit_id=deposit_id,
+                event_id=event.identifier,
+                event_type=str(event.event_type),
+                at=event.date_time,
+                outcome=str(event.outcome) if event.outcome is not None else None,
+                detail=event.detail,
+                agent=event.agents[0].identifier if event.agents else None,
+            )
+        )

@@ -1,0 +1,45 @@
+"""Named points in the deposit pipeline where a test can make the process die on the spot.
+
+A no-op in normal operation. When the environment variable ``ARCHIVE_TEST_CRASH_AT`` names a
+point (``store:content``), the process kills itself with ``SIGKILL`` the first time it gets
+there; ``name#n`` waits for the n-th time (``store:content#3``: after two content files were
+written). Nothing is cleaned up and no ``finally`` block runs — exactly like a power cut — so
+the crash tests can show that the next worker finishes the deposit or leaves nothing visible.
+
+Points: ``register:staged`` (upload moved into place, no row yet), ``register:committed`` (row
+committed, task not sent), ``check:done``, ``package:done``, ``store:content`` (each content file
+opened for upload), ``store:committed`` (OCFL version committed, database not yet),
+``index:committed`` (database committed, staged files not yet removed).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections import Counter
+
+VARIABLE = "ARCHIVE_TEST_CRASH_AT"
+
+_hits: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+def armed() -> bool:
+    """Whether a crash point is set in this process's environment."""
+    return bool(os.environ.get(VARIABLE))
+
+
+def reached(name: str) -> None:
+    """Die here (``SIGKILL``) when ``ARCHIVE_TEST_CRASH_AT`` names this point; else nothing."""
+    wanted = os.environ.get(VARIABLE)
+    if not wanted:
+        return
+    point, _, count = wanted.partition("#")
+    if point != name:
+        return
+    with _lock:
+        _hits[name] += 1
+        hit = _hits[name]
+    if hit == (int(count) if count else 1):
+        os.kill(os.getpid(), signal.SIGKILL)

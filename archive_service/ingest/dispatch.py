@@ -1,0 +1,153 @@
+"""How deposits reach a worker: a thread pool in this process, or Celery over a broker.
+
+Both run the same task body (``DepositService.process``), which answers how long to wait before
+the deposit needs another run (a retry with back-off, a lease still held elsewhere) or ``None``.
+
+- ``InProcessDispatcher`` (no broker: the embedded default) runs tasks on ``settings.workers``
+  threads and schedules the next run itself. ``start`` resubmits every deposit not at its end —
+  after a crash this is what finishes the work — and sweeps the staging area.
+- ``CeleryDispatcher`` sends ``workers.tasks.process_deposit``; the Celery workers reschedule
+  and, when they start, resubmit unfinished deposits themselves (``workers.tasks``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from archive_service.config import Settings
+from archive_service.ingest.errors import DepositNotFound
+from archive_service.ingest.views import PendingDeposit
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+#: Wait before running a task again whose body raised (the database was unreachable …).
+TASK_ERROR_DELAY_SECONDS = 5.0
+
+
+class DepositRunner(Protocol):
+    """What a dispatcher runs (``DepositService``)."""
+
+    def process(self, deposit_id: str) -> float | None: ...
+
+    def pending(self) -> Sequence[PendingDeposit]: ...
+
+    def sweep_staging(self) -> list[Path]: ...
+
+
+class TaskDispatcher(Protocol):
+    """Sends deposits to be processed."""
+
+    def submit(self, deposit_id: str, delay: float = 0.0) -> None:
+        """Have ``deposit_id`` processed once ``delay`` seconds have passed."""
+        ...
+
+    def start(self, runner: DepositRunner) -> None:
+        """Begin running tasks (and resume unfinished deposits when this process runs them)."""
+        ...
+
+    def close(self) -> None:
+        """Stop; tasks being run finish first, scheduled ones are dropped (they resume later)."""
+        ...
+
+
+class InProcessDispatcher:
+    """Tasks on a thread pool of this process; resumes unfinished deposits at ``start``."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._runner: DepositRunner | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._timers: set[threading.Timer] = set()
+        self._early: list[tuple[str, float]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self, runner: DepositRunner) -> None:
+        with self._lock:
+            if self._pool is not None:
+                raise RuntimeError("dispatcher already started")
+            self._runner = runner
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="deposit")
+            early, self._early = self._early, []
+        runner.sweep_staging()
+        for pending in runner.pending():
+            self.submit(pending.deposit_id, pending.due_in)
+        for deposit_id, delay in early:
+            self.submit(deposit_id, delay)
+
+    def submit(self, deposit_id: str, delay: float = 0.0) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._pool is None:
+                self._early.append((deposit_id, delay))
+                return
+            if delay <= 0:
+                self._pool.submit(self._run, deposit_id)
+                return
+            timer = threading.Timer(delay, self._due, (deposit_id,))
+            timer.daemon = True
+            self._timers.add(timer)
+            timer.start()
+
+    def _due(self, deposit_id: str) -> None:
+        with self._lock:
+            self._timers.discard(threading.current_thread())
+        self.submit(deposit_id)
+
+    def _run(self, deposit_id: str) -> None:
+        assert self._runner is not None
+        try:
+            delay = self._runner.process(deposit_id)
+        except DepositNotFound:
+            log.warning("deposit %s no longer exists", deposit_id)
+            return
+        except Exception:
+            log.exception("deposit %s: task failed; it will run again", deposit_id)
+            delay = TASK_ERROR_DELAY_SECONDS
+        if delay is not None:
+            self.submit(deposit_id, delay)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            timers, self._timers = self._timers, set()
+            pool = self._pool
+        for timer in timers:
+            timer.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class CeleryDispatcher:
+    """Sends ``process_deposit`` tasks to the broker named by the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        from workers.celery_app import TASK_PROCESS_DEPOSIT, create_celery
+
+        self._app: Celery = create_celery(settings)
+        self._task = TASK_PROCESS_DEPOSIT
+
+    def start(self, runner: DepositRunner) -> None:
+        """Nothing to start here: the workers resume unfinished deposits when they start."""
+
+    def submit(self, deposit_id: str, delay: float = 0.0) -> None:
+        self._app.send_task(self._task, args=[deposit_id], countdown=delay if delay > 0 else None)
+
+    def close(self) -> None:
+        self._app.close()
+
+
+def make_dispatcher(settings: Settings) -> TaskDispatcher:
+    """Celery when a broker is configured, else the in-process thread pool."""
+    if settings.broker_url:
+        return CeleryDispatcher(settings)
+    return InProcessDispatcher(settings.workers)

@@ -1,0 +1,158 @@
+"""The staging area: where a deposit's bytes wait between the upload and the archive.
+
+An upload is streamed into ``upload-<random>.part`` while it is hashed and counted, then made
+durable (``fsync``). Registering a deposit renames it to ``<deposit id>.zip`` (same directory,
+hence same file system: the rename is atomic); the pipeline builds the AIP's XML files in
+``<deposit id>.work/``. Both are removed once the deposit has reached its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from archive_service.streams import iter_chunks
+
+UPLOAD_PREFIX = "upload-"
+UPLOAD_SUFFIX = ".part"
+DEPOSIT_SUFFIX = ".zip"
+WORK_SUFFIX = ".work"
+
+
+class UploadTooLarge(Exception):
+    """The upload is larger than the service accepts; nothing of it was kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(f"Gói nộp lưu lớn hơn giới hạn {max_bytes} byte")
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A received file in the staging area, with the SHA-256 (lower-case hex) and size of it."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+def deposit_path(staging_dir: Path, deposit_id: str) -> Path:
+    """Where the SIP of a registered deposit is kept until the deposit ends."""
+    return staging_dir / f"{deposit_id}{DEPOSIT_SUFFIX}"
+
+
+def work_path(staging_dir: Path, deposit_id: str) -> Path:
+    """The folder in which the pipeline writes the AIP's XML files of a deposit."""
+    return staging_dir / f"{deposit_id}{WORK_SUFFIX}"
+
+
+def new_upload_path(staging_dir: Path) -> Path:
+    """A fresh, unused name for an upload in progress."""
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    return staging_dir / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}{UPLOAD_SUFFIX}"
+
+
+class _Receiver:
+    """Writes chunks into a new staging file, hashing and counting; removes it on failure."""
+
+    def __init__(self, staging_dir: Path, max_bytes: int) -> None:
+        self.path = new_upload_path(staging_dir)
+        self.max_bytes = max_bytes
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._file: BinaryIO = self.path.open("xb")
+
+    def write(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self.max_bytes:
+            raise UploadTooLarge(self.max_bytes)
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def finish(self) -> StagedFile:
+        """Flush to disk and describe the file."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        return StagedFile(self.path, self._hash.hexdigest(), self._size)
+
+    def abort(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+async def stage_upload(
+    chunks: AsyncIterator[bytes], staging_dir: Path, max_bytes: int
+) -> StagedFile:
+    """Stream an upload into the staging area; never more than one chunk in memory.
+
+    Raises ``UploadTooLarge`` as soon as more than ``max_bytes`` arrived. On that or any other
+    exception (the client went away) the partial file is removed before the error propagates.
+    """
+    receiver = await asyncio.to_thread(_Receiver, staging_dir, max_bytes)
+    try:
+        async for chunk in chunks:
+            if chunk:
+                await asyncio.to_thread(receiver.write, chunk)
+        return await asyncio.to_thread(receiver.finish)
+    except BaseException:
+        receiver.abort()
+        raise
+
+
+def stage_stream(stream: BinaryIO, staging_dir: Path, max_bytes: int) -> StagedFile:
+    """``stage_upload`` for a synchronous stream (a local file, the command line)."""
+    return stage_chunks(iter_chunks(stream), staging_dir, max_bytes)
+
+
+def stage_chunks(chunks: Iterable[bytes], staging_dir: Path, max_bytes: int) -> StagedFile:
+    """Write ``chunks`` into the staging area; same guarantees as ``stage_upload``."""
+    receiver = _Receiver(staging_dir, max_bytes)
+    try:
+        for chunk in chunks:
+            receiver.write(chunk)
+        return receiver.finish()
+    except BaseException:
+        receiver.abort()
+        raise
+
+
+def discard(staged: StagedFile) -> None:
+    """Remove a staged file (safe to call more than once)."""
+    staged.path.unlink(missing_ok=True)
+
+
+def remove_deposit_files(staging_dir: Path, deposit_id: str) -> None:
+    """Remove the staged SIP and the work folder of a deposit (safe to call more than once)."""
+    shutil.rmtree(work_path(staging_dir, deposit_id), ignore_errors=True)
+    deposit_path(staging_dir, deposit_id).unlink(missing_ok=True)
+
+
+def staged_deposit_ids(staging_dir: Path) -> set[str]:
+    """Ids of the deposits that have a SIP or a work folder in the staging area."""
+    if not staging_dir.is_dir():
+        return set()
+    found = set()
+    for entry in staging_dir.iterdir():
+        for suffix in (DEPOSIT_SUFFIX, WORK_SUFFIX):
+            if entry.name.endswith(suffix) and not entry.name.startswith(UPLOAD_PREFIX):
+                found.add(entry.name[: -len(suffix)])
+    return found
+
+
+def stale_uploads(staging_dir: Path, older_than: float) -> list[Path]:
+    """Uploads (complete or not) last written before the time ``older_than`` (epoch seconds)."""
+    if not staging_dir.is_dir():
+        return []
+    return [
+        entry
+        for entry in staging_dir.iterdir()
+        if entry.name.startswith(UPLOAD_PREFIX) and entry.stat().st_mtime < older_than
+    ]

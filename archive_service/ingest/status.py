@@ -1,0 +1,42 @@
+"""Status changes of a deposit, each written to the audit trail in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from archive_service.db.base import utcnow
+from archive_service.ingest.models import Deposit, DepositStatus
+from archive_service.integrity.audit import record_audit
+
+SYSTEM_ACTOR = "system"
+STATUS_CHANGED = "deposit.status_changed"
+
+
+def change_status(
+    session: Session,
+    deposit: Deposit,
+    status: DepositStatus,
+    *,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Move ``deposit`` to ``status`` (an end status also sets ``finished_at``) and audit it."""
+    previous = deposit.status
+    deposit.status = status
+    now = utcnow()
+    deposit.updated_at = now
+    if status.final:
+        deposit.finished_at = now
+        deposit.lease_until = None
+        deposit.next_attempt_at = None
+    if previous == status:
+        return
+    record_audit(
+        session,
+        actor=SYSTEM_ACTOR,
+        action=STATUS_CHANGED,
+        target_type="deposit",
+        target_id=deposit.id,
+        detail={"from": previous, "to": status.value, **(detail or {})},
+    )

@@ -1,0 +1,86 @@
+"""What the deposit service answers: the receipt of a deposit and the view of its progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from archive_service.ingest.models import Deposit, DepositStatus
+
+
+@dataclass(frozen=True)
+class DepositReceipt:
+    """The answer to a deposit: the deposit (new, or the original one for a repeated request)."""
+
+    deposit_id: str
+    status: DepositStatus
+    created: bool  # False: an earlier deposit with the same key or the same SIP was returned
+    sha256: str  # of the SIP as received (for a repeated request: of the original)
+    size: int
+    dossier_code: str | None
+
+
+@dataclass(frozen=True)
+class DepositView:
+    """Where a deposit is, with every problem found; ``problems`` items are ``Problem.as_dict``."""
+
+    deposit_id: str
+    agency_id: str
+    kind: str  # zip | plain
+    status: DepositStatus
+    final: bool
+    sha256: str
+    size: int
+    dossier_code: str | None
+    record_status: str | None
+    aip_version: str | None
+    problems: list[dict[str, Any]]
+    attempts: int
+    failure_reason: str | None
+    received_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingDeposit:
+    """A deposit not at its end yet, and how long until it may be processed."""
+
+    deposit_id: str
+    due_in: float
+
+
+def receipt_of(deposit: Deposit, *, created: bool) -> DepositReceipt:
+    return DepositReceipt(
+        deposit_id=deposit.id,
+        status=DepositStatus(deposit.status),
+        created=created,
+        sha256=deposit.sip_sha256,
+        size=deposit.sip_size,
+        dossier_code=deposit.dossier_code,
+    )
+
+
+def view_of(deposit: Deposit, problems: list[dict[str, Any]]) -> DepositView:
+    status = DepositStatus(deposit.status)
+    return DepositView(
+        deposit_id=deposit.id,
+        agency_id=deposit.agency_id,
+        kind=deposit.kind,
+        status=status,
+        final=status.final,
+        sha256=deposit.sip_sha256,
+        size=deposit.sip_size,
+        dossier_code=deposit.dossier_code,
+        record_status=deposit.record_status,
+        aip_version=deposit.aip_version,
+        problems=problems,
+        attempts=deposit.attempts,
+        failure_reason=deposit.failure_reason,
+        received_at=deposit.received_at,
+        updated_at=deposit.updated_at,
+        finished_at=deposit.finished_at,
+        next_attempt_at=deposit.next_attempt_at,
+    )

@@ -1,0 +1,455 @@
+"""The deposit service end to end without HTTP: register, process in the background, read back.
+
+Real databases (SQLite and PostgreSQL), a real OCFL storage root on disk, real API keys and the
+real in-process dispatcher (a thread pool).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from sqlalchemy import select
+
+from archive_service.config import Settings
+from archive_service.db.session import Database
+from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
+from archive_service.ingest.dispatch import InProcessDispatcher
+from archive_service.ingest.errors import (
+    AgencyMismatch,
+    DepositForbidden,
+    DepositNotFound,
+    DuplicateDossier,
+    IdempotencyKeyReused,
+)
+from archive_service.ingest.models import DepositStatus
+from archive_service.ingest.service import DepositService
+from archive_service.integrity.models import AuditEntry
+from archive_service.packages.aip_reader import read_aip_object
+from archive_service.packages.mets import VN_TZ
+from archive_service.packages.problems import PackageInvalid
+from archive_service.packages.sip_builder import build_sip
+from archive_service.security.models import Role
+from archive_service.security.service import Principal
+from archive_service.storage.ocfl import OcflRepository
+from archive_service.storage.setup import open_archive_repository
+from tests.factories import DOSSIER_CODE, FONDS_CODE, make_sip_zip, sample_deposit, sample_metadata
+from tests.integration.deposit_setup import (
+    AGENCY_ID,
+    assert_stored_objects_match_storage,
+    assert_valid_ocfl,
+    catalogue_counts,
+    faulty_repository,
+    make_settings,
+    principal_for,
+    stage,
+    staging_entries,
+    storage_objects,
+    wait_final,
+)
+from tests.integration.sip_mutations import EAD, SipEditor, data_path
+
+OTHER_AGENCY = "000.00.19.H57"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: Database) -> Settings:
+    return make_settings(tmp_path, database.url)
+
+
+@pytest.fixture
+def repository(settings: Settings) -> OcflRepository:
+    return open_archive_repository(settings)
+
+
+def open_service(
+    settings: Settings, database: Database, repository: OcflRepository
+) -> DepositService:
+    dispatcher = InProcessDispatcher(settings.workers)
+    service = DepositService(settings, database, repository, dispatcher)
+    dispatcher.start(service)
+    return service
+
+
+@pytest.fixture
+def service(
+    settings: Settings, database: Database, repository: OcflRepository
+) -> Iterator[DepositService]:
+    running = open_service(settings, database, repository)
+    yield running
+    running.dispatcher.close()
+
+
+@pytest.fixture
+def depositor(database: Database) -> Principal:
+    return principal_for(database)
+
+
+def sip_zip(directory: Path, **overrides: Any) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return make_sip_zip(directory, **overrides)
+
+
+@pytest.fixture
+def sip(tmp_path: Path) -> Path:
+    return sip_zip(tmp_path / "sips")
+
+
+def deposit(service: DepositService, principal: Principal, sip: Path, **kwargs: str):
+    return service.register_zip(principal, stage(service.settings, sip), **kwargs)
+
+
+def audit_actions(database: Database, target_id: str) -> list[tuple[str, dict]]:
+    with database.session() as session:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.target_id == target_id).order_by(AuditEntry.id)
+        ).all()
+    return [(row.action, row.detail) for row in rows]
+
+
+def test_a_deposit_is_checked_packaged_stored_and_indexed(
+    service: DepositService,
+    depositor: Principal,
+    sip: Path,
+    database: Database,
+    repository: OcflRepository,
+) -> None:
+    receipt = deposit(service, depositor, sip, remote_addr="10.0.0.7")
+    assert receipt.created and receipt.status is DepositStatus.RECEIVED
+    assert receipt.dossier_code == DOSSIER_CODE
+    assert receipt.size == sip.stat().st_size
+
+    view = wait_final(service, depositor, receipt.deposit_id)
+
+    assert view.status is DepositStatus.ARCHIVED, (view.problems, view.failure_reason)
+    assert (view.dossier_code, view.aip_version, view.attempts) == (DOSSIER_CODE, "v1", 1)
+    assert view.finished_at is not None and view.failure_reason is None
+    with database.session() as session:
+        dossier = session.scalars(select(Dossier)).one()
+        documents = session.scalars(select(Document).order_by(Document.ordinal)).all()
+        events = session.scalars(select(PremisEventRecord)).all()
+    object_id = dossier.aip_object_id
+    assert (dossier.dossier_code, dossier.agency_id, dossier.aip_version) == (
+        DOSSIER_CODE,
+        AGENCY_ID,
+        "v1",
+    )
+    assert dossier.file_code == "LTDT.000.00.19.H56.2024.240610-0001"
+    assert dossier.applicant_id_number == "038090001234"
+    state = repository.state(object_id)
+    for document in documents:
+        with repository.open(object_id, document.logical_path) as stream:
+            data = stream.read()
+        assert (len(data), state[document.logical_path].digest) == (document.size, document.sha256)
+    assert [d.doc_id for d in documents] == ["240610-0001.1", "240610-0001.2", "240610-0001.3"]
+    inventory = repository.inventory(object_id)
+    assert inventory["head"] == "v1"
+    assert inventory["versions"]["v1"]["message"] == f"deposit {receipt.deposit_id}"
+    assert_stored_objects_match_storage(database, repository, object_id)
+    assert_valid_ocfl(service.settings, objects=1)
+    outcomes = {e.event_type: e.outcome for e in events}
+    assert outcomes == {
+        "ingestion": "success",
+        "fixity check": "success",
+        "validation": "success",
+        "virus check": "not performed",
+        "information package creation": "success",
+    }
+    stored_events = read_aip_object(repository, object_id).events
+    virus = next(e for e in stored_events if e.event_type == "virus check")
+    assert virus.outcome_detail == "no scanner configured"
+    assert {e.identifier for e in stored_events} == {e.event_id for e in events}
+    assert staging_entries(service.settings) == []
+    actions = audit_actions(database, receipt.deposit_id)
+    assert actions[0][0] == "deposit.received"
+    assert [detail["to"] for action, detail in actions[1:]] == [
+        "checking",
+        "packaging",
+        "storing",
+        "archived",
+    ]
+    assert audit_actions(database, DOSSIER_CODE)[0][0] == "dossier.archived"
+
+
+def test_repeated_deposits_return_the_original_by_key_and_by_checksum(
+    service: DepositService, depositor: Principal, sip: Path, database: Database
+) -> None:
+    first = deposit(service, depositor, sip, idempotency_key="req-1")
+    again_by_key = deposit(service, depositor, sip, idempotency_key="req-1")
+    again_by_checksum = deposit(service, depositor, sip, idempotency_key="req-2")
+    again_without_key = deposit(service, depositor, sip)
+    assert first.created
+    for repeat in (again_by_key, again_by_checksum, again_without_key):
+        assert (repeat.deposit_id, repeat.created, repeat.sha256) == (
+            first.deposit_id,
+            False,
+            first.sha256,
+        )
+    assert wait_final(service, depositor, first.deposit_id).status is DepositStatus.ARCHIVED
+    after = deposit(service, depositor, sip, idempotency_key="req-1")
+    assert (after.deposit_id, after.created, after.status) == (
+        first.deposit_id,
+        False,
+        DepositStatus.ARCHIVED,
+    )
+    counts = catalogue_counts(database)
+    assert (counts["deposits"], counts["dossiers"]) == (1, 1)
+    assert staging_entries(service.settings) == []
+
+
+def test_the_same_key_for_another_sip_is_refused(
+    service: DepositService, depositor: Principal, sip: Path, tmp_path: Path, database: Database
+) -> None:
+    first = deposit(service, depositor, sip, idempotency_key="req-1")
+    other = sip_zip(tmp_path / "other", documents=2)
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        deposit(service, depositor, other, idempotency_key="req-1")
+    assert refused.value.deposit_id == first.deposit_id
+    wait_final(service, depositor, first.deposit_id)
+    assert catalogue_counts(database)["deposits"] == 1
+    assert staging_entries(service.settings) == []
+
+
+def test_the_same_sip_sent_twice_at_once_makes_one_deposit_and_one_dossier(
+    service: DepositService, depositor: Principal, sip: Path, database: Database
+) -> None:
+    staged = [stage(service.settings, sip) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    receipts = []
+
+    def send(index: int) -> None:
+        barrier.wait()
+        receipts.append(service.register_zip(depositor, staged[index]))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({r.deposit_id for r in receipts}) == 1
+    assert sorted(r.created for r in receipts) == [False, True]
+    assert wait_final(service, depositor, receipts[0].deposit_id).status is DepositStatus.ARCHIVED
+    counts = catalogue_counts(database)
+    assert (counts["deposits"], counts["dossiers"]) == (1, 1)
+    assert_valid_ocfl(service.settings, objects=1)
+    assert staging_entries(service.settings) == []
+
+
+def test_an_invalid_sip_is_rejected_with_every_problem_and_leaves_nothing(
+    service: DepositService, depositor: Principal, sip: Path, tmp_path: Path, database: Database
+) -> None:
+    editor = SipEditor(sip.read_bytes())
+    editor.set(data_path("240610-0001.2"), b"%PDF-1.4 not what was declared", refresh=False)
+    editor.set_field(EAD, "maintenance", "99")
+    broken = editor.write(tmp_path / "broken" / sip.name)
+
+    receipt = deposit(service, depositor, broken)
+    view = wait_final(service, depositor, receipt.deposit_id)
+
+    assert view.status is DepositStatus.REJECTED
+    codes = {(p["code"], p["path"]) for p in view.problems if p["severity"] == "error"}
+    assert ("SIP_SIZE_MISMATCH", data_path("240610-0001.2")) in codes
+    assert ("FIELD_BAD_CODE", EAD) in codes
+    assert all(p["message"] for p in view.problems)
+    counts = catalogue_counts(database)
+    assert (counts["dossiers"], counts["stored_objects"], counts["premis_events"]) == (0, 0, 0)
+    assert storage_objects(service.settings) == []
+    assert staging_entries(service.settings) == []
+
+
+def test_a_sip_of_another_agency_is_refused_before_anything_is_kept(
+    service: DepositService, depositor: Principal, tmp_path: Path, database: Database
+) -> None:
+    foreign = sip_zip(tmp_path / "sips", dossier_code=f"{OTHER_AGENCY}-240610-0001")
+    with pytest.raises(AgencyMismatch) as refused:
+        deposit(service, depositor, foreign)
+    assert refused.value.sip_agency == OTHER_AGENCY
+    assert catalogue_counts(database)["deposits"] == 0
+    assert staging_entries(service.settings) == []
+
+
+def test_an_admin_deposits_for_the_agency_the_sip_names(
+    service: DepositService, sip: Path, database: Database
+) -> None:
+    admin = principal_for(database, Role.ADMIN, None)
+    receipt = deposit(service, admin, sip)
+    assert wait_final(service, admin, receipt.deposit_id).agency_id == AGENCY_ID
+
+
+def test_roles_that_may_not_deposit_are_refused(
+    service: DepositService, sip: Path, database: Database
+) -> None:
+    archivist = principal_for(database, Role.ARCHIVIST, None)
+    with pytest.raises(DepositForbidden):
+        deposit(service, archivist, sip)
+    assert staging_entries(service.settings) == []
+
+
+def test_a_depositor_sees_only_deposits_of_its_own_agency(
+    service: DepositService, depositor: Principal, sip: Path, database: Database
+) -> None:
+    receipt = deposit(service, depositor, sip)
+    wait_final(service, depositor, receipt.deposit_id)
+    stranger = principal_for(database, Role.DEPOSITOR, OTHER_AGENCY)
+    with pytest.raises(DepositNotFound):
+        service.get(stranger, receipt.deposit_id)
+    archivist = principal_for(database, Role.ARCHIVIST, None)
+    assert service.get(archivist, receipt.deposit_id).status is DepositStatus.ARCHIVED
+    with pytest.raises(DepositNotFound):
+        service.get(archivist, "00000000-0000-4000-8000-000000000000")
+
+
+def supplement_zip(directory: Path, record_status: str, documents: int) -> Path:
+    """A SIP of the factory dossier with another package id, ``documents`` documents."""
+    plain, files = sample_deposit(documents=documents)
+    target = directory / f"{record_status}.zip"
+    directory.mkdir(parents=True, exist_ok=True)
+    build_sip(
+        plain,
+        files,
+        target,
+        object_uuid=UUID(int=documents),
+        created=datetime(2024, 7, 1, 9, 0, tzinfo=VN_TZ),
+        fonds_code=FONDS_CODE,
+        record_status=record_status,
+    )
+    return target
+
+
+def test_an_archived_dossier_code_is_refused_unless_supplement_which_adds_a_version(
+    service: DepositService,
+    depositor: Principal,
+    sip: Path,
+    tmp_path: Path,
+    database: Database,
+    repository: OcflRepository,
+) -> None:
+    first = deposit(service, depositor, sip)
+    assert wait_final(service, depositor, first.deposit_id).status is DepositStatus.ARCHIVED
+    with pytest.raises(DuplicateDossier) as refused:
+        deposit(service, depositor, supplement_zip(tmp_path / "new", "NEW", documents=4))
+    assert refused.value.dossier_code == DOSSIER_CODE
+    assert staging_entries(service.settings) == []
+
+    second = deposit(service, depositor, supplement_zip(tmp_path / "sup", "SUPPLEMENT", 4))
+    view = wait_final(service, depositor, second.deposit_id)
+
+    assert (view.status, view.aip_version) == (DepositStatus.ARCHIVED, "v2")
+    with database.session() as session:
+        dossier = session.scalars(select(Dossier)).one()
+        documents = session.scalars(select(Document)).all()
+        stored_versions = set(session.scalars(select(StoredObject.aip_version)))
+    assert (dossier.aip_version, len(documents), dossier.total_doc) == ("v2", 4, 4)
+    inventory = repository.inventory(dossier.aip_object_id)
+    assert sorted(inventory["versions"]) == ["v1", "v2"]
+    assert inventory["versions"]["v2"]["message"] == f"deposit {second.deposit_id}"
+    assert stored_versions == {"v1", "v2"}
+    assert_stored_objects_match_storage(database, repository, dossier.aip_object_id)
+    assert_valid_ocfl(service.settings, objects=1)
+
+
+def test_two_new_deposits_of_one_dossier_code_archive_it_once(
+    service: DepositService, depositor: Principal, tmp_path: Path, database: Database
+) -> None:
+    sips = [supplement_zip(tmp_path / f"new{n}", "NEW", documents=n) for n in (2, 3)]
+    receipts = [deposit(service, depositor, path) for path in sips]
+    views = [wait_final(service, depositor, r.deposit_id) for r in receipts]
+
+    assert sorted(v.status.value for v in views) == ["archived", "rejected"]
+    rejected = next(v for v in views if v.status is DepositStatus.REJECTED)
+    assert [p["code"] for p in rejected.problems if p["severity"] == "error"] == [
+        "DUPLICATE_DOSSIER"
+    ]
+    assert catalogue_counts(database)["dossiers"] == 1
+    assert_valid_ocfl(service.settings, objects=1)
+    assert staging_entries(service.settings) == []
+
+
+def test_a_plain_deposit_is_packaged_and_archived(
+    service: DepositService, depositor: Principal, database: Database
+) -> None:
+    plain, files = sample_deposit(documents=2)
+    metadata = plain.to_json().encode("utf-8")
+    receipt = service.register_plain(depositor, metadata, files, idempotency_key="plain-1")
+    again = service.register_plain(depositor, metadata, files, idempotency_key="plain-1")
+    assert again.deposit_id == receipt.deposit_id and not again.created
+    view = wait_final(service, depositor, receipt.deposit_id)
+    assert (view.status, view.kind) == (DepositStatus.ARCHIVED, "plain")
+    assert catalogue_counts(database)["documents"] == 2
+
+
+def test_a_plain_deposit_with_bad_metadata_is_refused_with_every_problem(
+    service: DepositService, depositor: Principal, database: Database
+) -> None:
+    metadata = sample_metadata(dossier={"maintenance": "99", "title": None})
+    with pytest.raises(PackageInvalid) as refused:
+        service.register_plain(depositor, repr(metadata).encode(), {})
+    assert refused.value.problems
+    assert catalogue_counts(database)["deposits"] == 0
+    assert staging_entries(service.settings) == []
+
+
+def test_a_transient_storage_failure_is_retried_and_archived_once(
+    settings: Settings, database: Database, depositor: Principal, sip: Path
+) -> None:
+    repository, store = faulty_repository(settings, failures=1)
+    service = open_service(settings, database, repository)
+    try:
+        receipt = deposit(service, depositor, sip)
+        view = wait_final(service, depositor, receipt.deposit_id)
+    finally:
+        service.dispatcher.close()
+
+    assert store.refused == 1
+    assert (view.status, view.attempts, view.failure_reason) == (DepositStatus.ARCHIVED, 2, None)
+    object_id = service.get(depositor, receipt.deposit_id).aip_version
+    assert object_id == "v1"
+    assert_valid_ocfl(settings, objects=1)
+    assert catalogue_counts(database)["dossiers"] == 1
+    statuses = [d["to"] for a, d in audit_actions(database, receipt.deposit_id)[1:]]
+    assert statuses == [
+        "checking",
+        "packaging",
+        "storing",
+        "received",
+        "checking",
+        "packaging",
+        "storing",
+        "archived",
+    ]
+
+
+def test_a_lasting_storage_failure_fails_the_deposit_and_leaves_nothing_visible(
+    settings: Settings, database: Database, depositor: Principal, sip: Path
+) -> None:
+    repository, store = faulty_repository(settings, failures=10_000)
+    service = open_service(settings, database, repository)
+    try:
+        receipt = deposit(service, depositor, sip)
+        view = wait_final(service, depositor, receipt.deposit_id)
+    finally:
+        service.dispatcher.close()
+
+    assert (view.status, view.attempts) == (DepositStatus.FAILED, settings.max_attempts)
+    assert view.failure_reason is not None and "storage unreachable" in view.failure_reason
+    counts = catalogue_counts(database)
+    assert (counts["dossiers"], counts["stored_objects"], counts["premis_events"]) == (0, 0, 0)
+    assert storage_objects(settings) == []
+    assert staging_entries(settings) == []
+
+    store.failures = 0  # storage is back: sending the same SIP again starts the deposit again
+    service = open_service(settings, database, repository)
+    try:
+        again = deposit(service, depositor, sip)
+        view = wait_final(service, depositor, again.deposit_id)
+    finally:
+        service.dispatcher.close()
+    assert (again.deposit_id, again.created) == (receipt.deposit_id, False)
+    assert (view.status, view.attempts) == (DepositStatus.ARCHIVED, 1)
+    assert_valid_ocfl(settings, objects=1)
