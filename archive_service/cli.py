@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from archive_service import __version__
 from archive_service.db.cli import db_app
+from archive_service.formats.cli import doctor
 from archive_service.ingest.client_cli import deposit
 from archive_service.security.cli import admin_app
 
@@ -35,6 +36,7 @@ app.add_typer(aip_app, name="aip")
 app.add_typer(config_app, name="config")
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
+app.command("doctor")(doctor)
 app.command("deposit")(deposit)
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
@@ -51,15 +53,30 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
-    """Start the HTTP service (embedded default: everything under ARCHIVE_DATA_DIR)."""
+    """Start the HTTP service (embedded default: everything under ARCHIVE_DATA_DIR).
+
+    On the embedded default the first run creates the data directory, migrates the SQLite
+    database and prints a first admin key. A configured database must be migrated with
+    `archive db upgrade` first.
+    """
     import uvicorn
 
-    from archive_service.app import create_app
+    from archive_service.app import create_app, prepare_first_run
     from archive_service.config import get_settings
+    from archive_service.db.migrate import DatabaseNotMigrated
+    from archive_service.logging import logging_config
 
     settings = get_settings()
+    try:
+        first = prepare_first_run(settings)
+        service = create_app(settings)
+    except DatabaseNotMigrated as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"Archive service {__version__} on http://{host}:{port} (data: {settings.data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if first.admin_key:
+        typer.echo(f"Khóa API quản trị đầu tiên (chỉ hiện một lần): {first.admin_key}")
+    uvicorn.run(service, host=host, port=port, log_config=logging_config())
 
 
 @config_app.command("show")

@@ -200,9 +200,10 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 def parse_range(header: str | None, size: int) -> ByteRange:
     """The byte range a ``Range`` header selects from ``size`` bytes (all of them without one).
 
-    A single ``bytes=`` range is honoured (``a-b``, ``a-``, ``-n``); a header that is not one
-    (several ranges, another unit, bad syntax) is ignored and the whole file is sent. A range
-    that selects nothing raises ``ApiError`` 416 with ``Content-Range: bytes */<size>``.
+    A single, valid ``bytes=`` range is honoured (``a-b``, ``a-``, ``-n``); a header that is not
+    one (several ranges, another unit, bad syntax, ``b < a``) is ignored and the whole file is
+    sent (RFC 9110 §14.2). A range that selects nothing raises ``ApiError`` 416 with
+    ``Content-Range: bytes */<size>``.
     """
     whole = ByteRange(0, size - 1, partial=False)
     match = _RANGE.fullmatch(header.strip()) if header else None
@@ -215,9 +216,11 @@ def parse_range(header: str | None, size: int) -> ByteRange:
             raise _unsatisfiable(header or "", size)
         return ByteRange(max(0, size - suffix), size - 1, partial=True)
     start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
+    if last != "" and int(last) < start:
+        return whole
+    if start >= size:
         raise _unsatisfiable(header or "", size)
+    end = size - 1 if last == "" else min(int(last), size - 1)
     return ByteRange(start, end, partial=True)
 
 

@@ -371,7 +371,7 @@ def _readable_dossier(session: Session, principal: Principal, dossier_code: str)
 def _filtered(statement: _S, principal: Principal, query: DossierQuery) -> _S:
     """``statement`` limited to what ``query`` asks and ``principal`` may read."""
     conditions = []
-    if not principal.can_read_agency(query.agency):
+    if not principal.can_read_agency(query.agency):  # a depositor: its own agency only
         conditions.append(Dossier.agency_id == principal.agency_id)
     if query.agency:
         conditions.append(Dossier.agency_id == query.agency)

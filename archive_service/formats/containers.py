@@ -111,7 +111,9 @@ def _odf(archive: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo]) -> Conta
     mimetype = (data or b"").decode("ascii", "replace").strip()
     key = _ODF_MIMETYPES.get(mimetype)
     if key is None:
-        return ContainerMatch("odf-other" if mimetype.startswith("application/vnd.oasis") else "zip")
+        return ContainerMatch(
+            "odf-other" if mimetype.startswith("application/vnd.oasis") else "zip"
+        )
     version = _odf_version(archive, entries.get("META-INF/manifest.xml"))
     pronom = ODF_PRONOM[key].get(version) if version else None
     return ContainerMatch(key, version, pronom)

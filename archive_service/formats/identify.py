@@ -181,9 +181,7 @@ def _judge(match: Match, declared_name: str) -> Identification:
     )
 
 
-def _mismatch(
-    file_name: str, extension: str, spec: FormatSpec, name: str
-) -> IdentificationProblem:
+def _mismatch(file_name: str, extension: str, spec: FormatSpec, name: str) -> IdentificationProblem:
     fitting = ", ".join(f".{ext}" for ext in spec.extensions)
     advice = f"; phần mở rộng phù hợp: {fitting}" if fitting else ""
     if spec.key == "unknown":

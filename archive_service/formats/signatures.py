@@ -17,7 +17,7 @@ from archive_service.formats.catalogue import EXIF_PRONOM, GIF_PRONOM, JFIF_PRON
 
 @dataclass(frozen=True)
 class Match:
-    """A recognised format: catalogue key, version, PUID and name when they differ from the key's."""
+    """A recognised format: catalogue key; version, PUID and name when the head tells them."""
 
     key: str
     version: str | None = None

@@ -39,7 +39,7 @@ from archive_service.ingest.multipart import (
     receive_form,
 )
 from archive_service.ingest.service import DepositReceipt, DepositService, DepositView
-from archive_service.ingest.staging import StagedFile, UploadTooLarge, discard, stage_upload
+from archive_service.ingest.staging import UploadTooLarge, discard, stage_upload
 from archive_service.packages.plain import METADATA_PART
 from archive_service.packages.problems import PackageInvalid
 from archive_service.security.api import CurrentPrincipal, require_action
@@ -148,33 +148,16 @@ async def create_deposit(
     deposit. Poll ``GET /api/v1/deposits/{deposit_id}`` for its status.
     """
     settings: Settings = request.app.state.settings
-    limit = settings.limits.max_upload_bytes
-    _refuse_declared_oversize(request, limit)
+    _refuse_declared_oversize(request, settings.limits.max_upload_bytes)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    remote_addr = request.client.host if request.client else None
     if media_type in ZIP_MEDIA_TYPES:
-        staged = await stage_upload(request.stream(), settings.staging_dir, limit)
-        receipt = await _register_zip(service, principal, staged, idempotency_key, remote_addr)
-        received = [
-            ReceivedItem(name=_upload_name(request), sha256=staged.sha256, size=staged.size)
-        ]
-    elif media_type == FORM_MEDIA_TYPE:
-        form = await receive_form(
-            request.stream(),
-            request.headers["content-type"],
-            settings.staging_dir,
-            max_bytes=limit,
-            field_names={METADATA_PART},
-            max_field_bytes=MAX_METADATA_BYTES,
+        receipt, received = await _deposit_zip(
+            request, settings, service, principal, idempotency_key
         )
-        try:
-            receipt = await _register_plain(service, principal, form, idempotency_key, remote_addr)
-        finally:
-            form.discard()
-        received = [
-            ReceivedItem(name=item.name, sha256=item.sha256, size=item.size)
-            for item in form.files.values()
-        ]
+    elif media_type == FORM_MEDIA_TYPE:
+        receipt, received = await _deposit_plain(
+            request, settings, service, principal, idempotency_key
+        )
     else:
         raise unsupported_media_type(
             f"Kiểu nội dung '{media_type or '(không có)'}' không được nhận: gửi application/zip "
@@ -194,24 +177,56 @@ def get_deposit(principal: CurrentPrincipal, service: Service, deposit_id: str) 
     return service.get(principal, deposit_id)
 
 
-async def _register_zip(
+async def _deposit_zip(
+    request: Request,
+    settings: Settings,
     service: DepositService,
     principal: Principal,
-    staged: StagedFile,
     idempotency_key: str | None,
-    remote_addr: str | None,
-) -> DepositReceipt:
-    """Register the staged SIP (the service consumes the staged file, whatever happens)."""
+) -> tuple[DepositReceipt, list[ReceivedItem]]:
+    """Stage the ZIP body and register it (the service consumes the staged file)."""
+    staged = await stage_upload(
+        request.stream(), settings.staging_dir, settings.limits.max_upload_bytes
+    )
     if staged.size == 0:
         discard(staged)
         raise bad_request("Thân yêu cầu rỗng: không có gói SIP nào được gửi.", code="EMPTY_BODY")
-    return await run_in_threadpool(
+    receipt = await run_in_threadpool(
         service.register_zip,
         principal,
         staged,
         idempotency_key=idempotency_key,
-        remote_addr=remote_addr,
+        remote_addr=_client(request),
     )
+    received = ReceivedItem(name=_upload_name(request), sha256=staged.sha256, size=staged.size)
+    return receipt, [received]
+
+
+async def _deposit_plain(
+    request: Request,
+    settings: Settings,
+    service: DepositService,
+    principal: Principal,
+    idempotency_key: str | None,
+) -> tuple[DepositReceipt, list[ReceivedItem]]:
+    """Receive the form (``metadata`` + file parts), register it, then drop the received parts."""
+    form = await receive_form(
+        request.stream(),
+        request.headers["content-type"],
+        settings.staging_dir,
+        max_bytes=settings.limits.max_upload_bytes,
+        field_names={METADATA_PART},
+        max_field_bytes=MAX_METADATA_BYTES,
+    )
+    try:
+        receipt = await _register_plain(service, principal, form, idempotency_key, _client(request))
+    finally:
+        form.discard()
+    received = [
+        ReceivedItem(name=item.name, sha256=item.sha256, size=item.size)
+        for item in form.files.values()
+    ]
+    return receipt, received
 
 
 async def _register_plain(
@@ -221,7 +236,7 @@ async def _register_plain(
     idempotency_key: str | None,
     remote_addr: str | None,
 ) -> DepositReceipt:
-    """Register a plain deposit from the received form (``metadata`` + file parts)."""
+    """Register a plain deposit; invalid metadata or files are 422 with every problem."""
     metadata = form.fields.get(METADATA_PART)
     if not metadata:
         raise bad_request(
@@ -263,3 +278,7 @@ def _upload_name(request: Request) -> str:
         if name:
             return name.rsplit("/", 1)[-1]
     return DEFAULT_ZIP_NAME
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None

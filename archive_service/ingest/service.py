@@ -348,10 +348,7 @@ class DepositService:
         return [
             PendingDeposit(
                 deposit_id,
-                max(
-                    0.0,
-                    *((moment - now).total_seconds() for moment in (lease, due) if moment),
-                ),
+                max([0.0, *((moment - now).total_seconds() for moment in (lease, due) if moment)]),
             )
             for deposit_id, lease, due in rows
         ]

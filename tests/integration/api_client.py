@@ -5,6 +5,7 @@ server on a free port with ``ARCHIVE_DATA_DIR`` (plus any ``ARCHIVE_…`` settin
 database URL, storage, broker …), and waits until ``/healthz`` answers. ``server.create_key``
 makes keys with ``archive admin create-key``; ``server.client(key)`` is an ``httpx.Client`` on the
 server. ``server.stop()`` ends it (SIGINT, so the lifespan shuts down cleanly) and returns its log.
+``spawn_archive``/``stop_process`` do the same for any long-running command (``archive worker``).
 
 ``in_process_archive(data_dir)`` is the same application in-process behind a ``TestClient``.
 """
@@ -105,14 +106,29 @@ class ArchiveServer:
 
     def stop(self) -> str:
         """Stop the server (as Ctrl-C would) and return what it logged."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         return self.log()
+
+
+def spawn_archive(
+    *args: str, environment: Mapping[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start a long-running ``archive`` command (``serve``, ``worker`` …), output to a file."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [*ARCHIVE, *args], env=dict(environment), stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Interrupt ``process`` (as Ctrl-C would), killing it if it does not end in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start_server(
@@ -128,13 +144,15 @@ def start_server(
         run_archive("db", "upgrade", environment=environment)
     port = free_port()
     log_path = log_path or data_dir.parent / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*ARCHIVE, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = spawn_archive(
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        environment=environment,
+        log_path=log_path,
+    )
     server = ArchiveServer(f"http://127.0.0.1:{port}", data_dir, environment, process, log_path)
     try:
         _wait_until_healthy(server)

@@ -158,4 +158,4 @@ def faulty_repository(settings: Settings, failures: int) -> tuple[OcflRepository
     inner = FilesystemStore(storage_root(settings))
     OcflRepository(inner).initialize()
     faulty = FaultyStore(inner, failures)
-    return OcflRepository(faulty), faulty  # type: ignore[arg-type]
+    return OcflRepository(faulty), faulty

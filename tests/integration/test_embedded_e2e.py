@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveServer]:
-    running = start_server(tmp_path_factory.mktemp("embedded") / "archive-data")
+    running = start_server(tmp_path_factory.mktemp("embedded") / "archive-data", migrate=False)
     try:
         yield running
     finally:

@@ -76,7 +76,12 @@ def _deposit_and_crash(settings: Settings, principal: Principal, sip: Path, cras
 
 
 def run_until_crash(settings: Settings, principal: Principal, sip: Path, crash_at: str) -> None:
-    context = multiprocessing.get_context("spawn")
+    """Run the embedded service in a forked child until it kills itself at ``crash_at``.
+
+    The child never runs a finaliser (it ends by ``SIGKILL``), so what it inherited from this
+    process (pooled database connections) is left untouched.
+    """
+    context = multiprocessing.get_context("fork")
     child = context.Process(target=_deposit_and_crash, args=(settings, principal, sip, crash_at))
     child.start()
     child.join(CHILD_WAIT_SECONDS)

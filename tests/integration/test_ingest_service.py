@@ -7,16 +7,18 @@ real in-process dispatcher (a thread pool).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select
 
 from archive_service.config import Settings
+from archive_service.db.base import utcnow
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
 from archive_service.ingest.dispatch import InProcessDispatcher
@@ -27,7 +29,9 @@ from archive_service.ingest.errors import (
     DuplicateDossier,
     IdempotencyKeyReused,
 )
-from archive_service.ingest.models import DepositStatus
+from archive_service.ingest.lease import claim
+from archive_service.ingest.models import Deposit, DepositStatus
+from archive_service.ingest.pipeline import BUSY_DOSSIER_SECONDS
 from archive_service.ingest.service import DepositService
 from archive_service.integrity.models import AuditEntry
 from archive_service.packages.aip_reader import read_aip_object
@@ -451,5 +455,74 @@ def test_a_lasting_storage_failure_fails_the_deposit_and_leaves_nothing_visible(
     finally:
         service.dispatcher.close()
     assert (again.deposit_id, again.created) == (receipt.deposit_id, False)
+    assert (view.status, view.attempts) == (DepositStatus.ARCHIVED, 1)
+    assert_valid_ocfl(settings, objects=1)
+
+
+def idle_service(
+    settings: Settings, database: Database, repository: OcflRepository
+) -> DepositService:
+    """A service whose dispatcher is not started: deposits run only when the test says so."""
+    return DepositService(settings, database, repository, InProcessDispatcher(settings.workers))
+
+
+def process_until_done(service: DepositService, deposit_id: str) -> None:
+    while (delay := service.process(deposit_id)) is not None:
+        time.sleep(delay)
+
+
+def test_a_deposit_held_by_another_worker_is_left_alone(
+    settings: Settings,
+    database: Database,
+    repository: OcflRepository,
+    depositor: Principal,
+    sip: Path,
+) -> None:
+    service = idle_service(settings, database, repository)
+    receipt = deposit(service, depositor, sip)
+    other_worker = claim(database, receipt.deposit_id, seconds=3600)
+    assert isinstance(other_worker, Deposit)
+
+    wait = service.process(receipt.deposit_id)
+
+    assert wait is not None and wait > 3500
+    view = service.get(depositor, receipt.deposit_id)
+    assert (view.status, view.attempts) == (DepositStatus.RECEIVED, 1)
+    assert staging_entries(settings) == [f"{receipt.deposit_id}.zip"]
+
+
+def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
+    settings: Settings,
+    database: Database,
+    repository: OcflRepository,
+    depositor: Principal,
+    sip: Path,
+) -> None:
+    service = idle_service(settings, database, repository)
+    receipt = deposit(service, depositor, sip)
+    writer = Deposit(
+        id=str(uuid4()),
+        agency_id=AGENCY_ID,
+        sip_sha256="0" * 64,
+        sip_size=1,
+        status=DepositStatus.STORING,
+        dossier_code=DOSSIER_CODE,
+        lease_until=utcnow() + timedelta(hours=1),
+    )
+    with database.session() as session:
+        session.add(writer)
+
+    delay = service.process(receipt.deposit_id)
+
+    assert delay == BUSY_DOSSIER_SECONDS
+    view = service.get(depositor, receipt.deposit_id)
+    assert (view.status, view.attempts) == (DepositStatus.RECEIVED, 0)
+    assert storage_objects(settings) == []
+
+    with database.session() as session:
+        session.get(Deposit, writer.id).status = DepositStatus.FAILED  # type: ignore[union-attr]
+    process_until_done(service, receipt.deposit_id)
+
+    view = service.get(depositor, receipt.deposit_id)
     assert (view.status, view.attempts) == (DepositStatus.ARCHIVED, 1)
     assert_valid_ocfl(settings, objects=1)

@@ -13,7 +13,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -105,13 +107,19 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 def start_worker(
     environment: Mapping[str, str],
-    log_path: Path,
+    log_path: Path | None = None,
     *,
     pool: str = "solo",
     concurrency: int = 1,
     wait: bool = True,
 ) -> WorkerProcess:
-    """Start ``archive worker`` with ``environment`` (over this process's, minus ``ARCHIVE_*``)."""
+    """Start ``archive worker`` with ``environment`` (over this process's, minus ``ARCHIVE_*``).
+
+    The log goes to ``log_path`` (default: a new file in the data directory, else in ``/tmp``).
+    """
+    if log_path is None:
+        folder = environment.get("ARCHIVE_DATA_DIR") or tempfile.gettempdir()
+        log_path = Path(folder) / f"worker-{uuid.uuid4().hex[:8]}.log"
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     command = [
         sys.executable,
@@ -145,7 +153,7 @@ def start_worker(
 
 @contextmanager
 def running_worker(
-    environment: Mapping[str, str], log_path: Path, **options: object
+    environment: Mapping[str, str], log_path: Path | None = None, **options: object
 ) -> Iterator[WorkerProcess]:
     """A started worker, stopped (or killed) when the block ends."""
     worker = start_worker(environment, log_path, **options)  # type: ignore[arg-type]
