@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -213,6 +215,45 @@ def _deposit_one(client: DepositClient, path: Path) -> Outcome:
     return Outcome(str(path), size, final.status, started, uploaded, finished, reason or None)
 
 
+# --- CPU accounting --------------------------------------------------------------------------
+
+
+def _cpu_of(pid: int) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds) of a live process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(roots: Sequence[int]) -> float:
+    """CPU seconds used so far by the processes ``roots`` and all their descendants."""
+    table: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, IndexError, ValueError):
+                table[int(entry.name)] = _cpu_of(int(entry.name))
+    wanted, total = set(roots), 0.0
+    changed = True
+    while changed:
+        changed = False
+        for pid, (parent, _) in table.items():
+            if parent in wanted and pid not in wanted:
+                wanted.add(pid)
+                changed = True
+    for pid in wanted:
+        total += table.get(pid, (0, 0.0))[1]
+    return total
+
+
+def service_pids(service: RunningService) -> list[int]:
+    """The server process and every worker process of a running service."""
+    return [service.server.process.pid, *(worker.process.pid for worker in service.workers)]
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -240,7 +281,10 @@ def run(
             else embedded_service(work / "service")
         )
         with stack as service:
+            service_cpu, client_cpu = tree_cpu_seconds(service_pids(service)), own_cpu_seconds()
             outcomes, first, last = deposit_all(service, paths, concurrency)
+            service_cpu = tree_cpu_seconds(service_pids(service)) - service_cpu
+            client_cpu = own_cpu_seconds() - client_cpu
             stack_name = service.description
     elapsed = last - first
     archived = [outcome for outcome in outcomes if outcome.status == "archived"]
@@ -248,6 +292,7 @@ def run(
     uploads = [outcome.uploaded - outcome.started for outcome in archived]
     return {
         "stack": stack_name,
+        "production": production,
         "dossiers": dossiers,
         "documents_per_dossier": DOCUMENTS,
         "document_bytes": document_bytes,
@@ -264,6 +309,8 @@ def run(
         "latency_median_s": statistics.median(latencies) if latencies else None,
         "latency_max_s": max(latencies) if latencies else None,
         "upload_median_s": statistics.median(uploads) if uploads else None,
+        "service_cpu_seconds": service_cpu,
+        "client_cpu_seconds": client_cpu,
         "sha256sum_seconds": hash_seconds,
         "sha256sum_mb_per_s": total_bytes / 1e6 / hash_seconds,
         "target_dossiers_per_s": TARGET_DOSSIERS_PER_SECOND,
@@ -272,9 +319,7 @@ def run(
 
 def report(result: dict[str, Any]) -> str:
     """The measurements as a few readable lines."""
-    verdict = (
-        "ok" if result["dossiers_per_s"] >= result["target_dossiers_per_s"] else "BELOW TARGET"
-    )
+    archived = max(result["archived"], 1)
     lines = [
         f"stack: {result['stack']}",
         f"{result['dossiers']} dossiers × {result['documents_per_dossier']} PDF "
@@ -283,11 +328,15 @@ def report(result: dict[str, Any]) -> str:
         f"(SIPs built beforehand in {result['build_seconds']:.1f} s)",
         f"archived {result['archived']}/{result['dossiers']} in {result['seconds']:.2f} s "
         "(first upload → last archived)",
-        f"  {result['dossiers_per_s']:8.2f} dossiers/s   (target ≥ "
-        f"{result['target_dossiers_per_s']:g} on the embedded default: {verdict})",
+        f"  {result['dossiers_per_s']:8.2f} dossiers/s",
         f"  {result['files_per_s']:8.2f} files/s",
         f"  {result['mb_per_s']:8.2f} MB/s",
     ]
+    if not result["production"]:
+        met = result["dossiers_per_s"] >= result["target_dossiers_per_s"]
+        lines[3] += (
+            f"   (target ≥ {result['target_dossiers_per_s']:g}: {'met' if met else 'NOT MET'})"
+        )
     if result["latency_median_s"] is not None:
         lines.append(
             f"per deposit: upload {result['upload_median_s'] * 1000:.0f} ms (median), "
@@ -295,9 +344,14 @@ def report(result: dict[str, Any]) -> str:
             f"{result['latency_max_s']:.2f} s max"
         )
     lines.append(
+        f"CPU per dossier: service {result['service_cpu_seconds'] / archived * 1000:.0f} ms "
+        f"(server + workers, {result['service_cpu_seconds'] / result['seconds']:.2f} cores busy), "
+        f"clients {result['client_cpu_seconds'] / archived * 1000:.0f} ms"
+    )
+    lines.append(
         f"baseline: sha256sum over the same SIP bytes {result['sha256sum_mb_per_s']:.1f} MB/s "
-        f"({result['sha256sum_seconds']:.2f} s) — the pipeline runs at "
-        f"{result['mb_per_s'] / result['sha256sum_mb_per_s'] * 100:.1f} % of raw hashing"
+        f"({result['sha256sum_seconds']:.2f} s); the pipeline runs at "
+        f"{result['mb_per_s'] / result['sha256sum_mb_per_s'] * 100:.1f} % of that"
     )
     for failure in result["not_archived"][:5]:
         lines.append(

@@ -17,6 +17,7 @@ import random
 import re
 import struct
 import unicodedata
+import uuid
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -320,6 +321,7 @@ def _save(pdf: pikepdf.Pdf, path: Path, version: str, **options: object) -> Path
         path,
         force_version=version,
         deterministic_id="encryption" not in options,
+        fix_metadata_version=False,
         object_stream_mode=pikepdf.ObjectStreamMode.disable,
         **options,  # type: ignore[arg-type]
     )
@@ -762,8 +764,6 @@ def windows_exe(path: Path) -> Path:
 
 
 def _guid(text: str) -> bytes:
-    import uuid
-
     return uuid.UUID(text).bytes_le
 
 
@@ -926,8 +926,8 @@ FIXTURES: tuple[FormatFixture, ...] = (
          "invalid", "2b", ("6.2.4.3",)),
     _pdf("pdf-owner-password", "han-che.pdf", owner_password_pdf, "fmt/477", "2b", "invalid",
          "2b", ("6.1.3",)),
-    _pdf("pdf-truncated", "bi-cat.pdf", truncated_pdf, "fmt/477", "2b", "invalid", "2b",
-         ("6.1.3",)),
+    _pdf("pdf-truncated", "bi-cat.pdf", truncated_pdf, "fmt/276", "1.7", "invalid", "2b",
+         ("6.1.3", "6.1.4")),
     _pdf("pdf-header-garbage", "hong.pdf", garbage_with_pdf_header, "fmt/276", "1.7", "invalid"),
     FormatFixture("pdf-encrypted", "mat-khau.pdf", encrypted_pdf, "pdf-encrypted",
                   "application/pdf", "fmt/276", False, (_REFUSED,), "1.7", "invalid", None,

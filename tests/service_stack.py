@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 from sqlalchemy import create_engine, text
@@ -28,6 +29,9 @@ from sqlalchemy import create_engine, text
 from archive_service.storage.s3 import ensure_bucket, make_client
 from tests.factories import DOSSIER_CODE
 from tests.integration.api_client import ArchiveServer, start_server
+
+if TYPE_CHECKING:
+    from tests.integration.worker_process import WorkerProcess
 
 #: The agency of the dossier codes made by ``tests.factories`` (``000.00.19.H56-…``).
 AGENCY_ID = DOSSIER_CODE.split("-")[0]
@@ -57,6 +61,7 @@ class RunningService:
     archivist_key: str
     auditor_key: str
     description: str
+    workers: tuple[WorkerProcess, ...] = ()
 
     @property
     def url(self) -> str:
@@ -103,12 +108,14 @@ def production_service(
             "ARCHIVE_BROKER_URL": broker_url,
         }
         server = stack.enter_context(_serving(directory / "archive-data", settings))
+        started = []
         for _ in range(workers):
-            worker = start_worker(server.environment)
-            stack.callback(worker.stop)
+            started.append(start_worker(server.environment))
+            stack.callback(started[-1].stop)
         yield _with_keys(
             server,
             f"production: PostgreSQL + S3 ({s3.endpoint}) + {workers} Celery worker(s) over Redis",
+            tuple(started),
         )
 
 
@@ -122,13 +129,16 @@ def _serving(data_dir: Path, settings: Mapping[str, str]) -> Iterator[ArchiveSer
         server.stop()
 
 
-def _with_keys(server: ArchiveServer, description: str) -> RunningService:
+def _with_keys(
+    server: ArchiveServer, description: str, workers: tuple[WorkerProcess, ...] = ()
+) -> RunningService:
     return RunningService(
         server=server,
         depositor_key=server.create_key("depositor", AGENCY_ID),
         archivist_key=server.create_key("archivist"),
         auditor_key=server.create_key("auditor"),
         description=description,
+        workers=workers,
     )
 
 

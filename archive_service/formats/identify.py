@@ -144,13 +144,13 @@ def _pdf_details(stream: BinaryIO, header: Match) -> Match:
     """PDF version from the header; PDF/A claim from the XMP; refused when a password is needed."""
     version = header.version or ""
     stream.seek(0)
-    try:
-        with pikepdf.open(stream) as pdf:
+    try:  # no recovery: rebuilding a damaged cross-reference table reads the whole file
+        with pikepdf.open(stream, attempt_recovery=False) as pdf:
             claim = read_xmp(pdf).claim
     except pikepdf.PasswordError:
         return Match("pdf-encrypted", version, PDF_PRONOM.get(version))
-    except (pikepdf.PdfError, OSError, ValueError, RuntimeError):
-        claim = None  # damaged: still a PDF by its header; validation says what is wrong
+    except Exception:  # damaged or hostile: still a PDF by its header; validation says more
+        claim = None
     if claim is not None and claim.flavour:
         return Match("pdf", claim.flavour, PDFA_PRONOM.get(claim.flavour), "PDF/A")
     return Match("pdf", version, PDF_PRONOM.get(version))

@@ -23,6 +23,7 @@ _TAIL_BYTES = 4096
 _MAX_OBJECTS_WALKED = 500_000
 _MAX_OPERATORS = 2_000_000
 _MAX_FORM_DEPTH = 12
+_MAX_PER_RULE = 10
 _ALLOWED_ACTIONS = {
     1: frozenset({"/GoTo", "/GoToR", "/Thread", "/URI", "/Named", "/SubmitForm"}),
     2: frozenset({"/GoTo", "/GoToR", "/GoToE", "/Thread", "/URI", "/Named", "/SubmitForm"}),
@@ -50,8 +51,12 @@ class StructureFindings:
     not_checked: list[str] = field(default_factory=list)
 
     def fail(self, rule: Rule, part: int, message: str) -> None:
+        """Record a failure (at most ``_MAX_PER_RULE`` per rule: the first ones tell enough)."""
         found = failed(rule, part, message, VALIDATOR)
-        if found is not None and found not in self.failures:
+        if found is None or found in self.failures:
+            return
+        same = [f for f in self.failures if (f.clause, f.test) == (found.clause, found.test)]
+        if len(same) < _MAX_PER_RULE:
             self.failures.append(found)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import pikepdf
@@ -49,13 +50,32 @@ def read_xmp(pdf: pikepdf.Pdf) -> XmpFacts:
     if not isinstance(metadata, pikepdf.Stream):
         return XmpFacts(present=False, readable=False)
     try:
-        length = int(metadata.get("/Length", 0))
-        if length > MAX_XMP_BYTES:
-            return XmpFacts(True, False, problem=f"gói XMP lớn hơn {MAX_XMP_BYTES} byte")
-        data = metadata.read_bytes()
-    except (pikepdf.PdfError, ValueError, TypeError) as exc:
+        data = _bounded_bytes(metadata)
+    except (pikepdf.PdfError, ValueError, TypeError, zlib.error) as exc:
         return XmpFacts(True, False, problem=f"không giải mã được luồng XMP: {exc}")
+    if data is None:
+        return XmpFacts(True, False, problem=f"gói XMP lớn hơn {MAX_XMP_BYTES} byte")
     return claim_from_xmp(data)
+
+
+def _bounded_bytes(stream: pikepdf.Stream) -> bytes | None:
+    """The stream decoded, at most ``MAX_XMP_BYTES`` (None when larger): no inflation bombs.
+
+    Unfiltered and plain Flate streams are decoded here with a bound; other filters (rare for
+    XMP) are left to qpdf after checking the encoded length.
+    """
+    raw = stream.read_raw_bytes()
+    if len(raw) > MAX_XMP_BYTES:
+        return None
+    filters = stream.get("/Filter")
+    if filters is None:
+        return bytes(raw)
+    if filters == "/FlateDecode" and "/DecodeParms" not in stream:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(raw, MAX_XMP_BYTES + 1)
+        return data if len(data) <= MAX_XMP_BYTES else None
+    data = stream.read_bytes()
+    return data if len(data) <= MAX_XMP_BYTES else None
 
 
 def claim_from_xmp(data: bytes) -> XmpFacts:

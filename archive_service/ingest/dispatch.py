@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,19 +60,26 @@ class TaskDispatcher(Protocol):
 
 
 class InProcessDispatcher:
-    """Tasks on a thread pool of this process; resumes unfinished deposits at ``start``."""
+    """Tasks on a thread pool of this process; resumes unfinished deposits at ``start``.
+
+    A deposit has at most one task here at a time: queued or running, or waiting for its time
+    (an earlier submission moves the time forward). A submission while its task runs makes it
+    run once more afterwards, so nothing submitted is ever lost.
+    """
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._runner: DepositRunner | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._timers: set[threading.Timer] = set()
-        self._early: list[tuple[str, float]] = []
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._busy: set[str] = set()  # queued or running
+        self._again: set[str] = set()  # submitted while busy
+        self._waiting: dict[str, tuple[float, threading.Timer]] = {}  # due (monotonic), timer
+        self._early: list[tuple[str, float]] = []  # submitted before start
         self._closed = False
 
     def start(self, runner: DepositRunner) -> None:
-        with self._lock:
+        with self._changed:
             if self._pool is not None:
                 raise RuntimeError("dispatcher already started")
             self._runner = runner
@@ -84,47 +92,90 @@ class InProcessDispatcher:
             self.submit(deposit_id, delay)
 
     def submit(self, deposit_id: str, delay: float = 0.0) -> None:
-        with self._lock:
+        with self._changed:
             if self._closed:
                 return
             if self._pool is None:
                 self._early.append((deposit_id, delay))
-                return
-            if delay <= 0:
-                self._pool.submit(self._run, deposit_id)
-                return
-            timer = threading.Timer(delay, self._due, (deposit_id,))
-            timer.daemon = True
-            self._timers.add(timer)
-            timer.start()
+            elif deposit_id in self._busy:
+                self._again.add(deposit_id)
+            elif delay <= 0:
+                self._cancel_wait(deposit_id)
+                self._enqueue(deposit_id)
+            else:
+                self._wait(deposit_id, delay)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no task is queued, running or waiting; ``False`` on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._busy and not self._waiting, timeout)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            for _, timer in self._waiting.values():
+                timer.cancel()
+            self._waiting.clear()
+            pool = self._pool
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # Called with the lock held.
+
+    def _enqueue(self, deposit_id: str) -> None:
+        assert self._pool is not None
+        self._busy.add(deposit_id)
+        self._pool.submit(self._run, deposit_id)
+
+    def _wait(self, deposit_id: str, delay: float) -> None:
+        due = time.monotonic() + delay
+        current = self._waiting.get(deposit_id)
+        if current is not None and current[0] <= due:
+            return
+        self._cancel_wait(deposit_id)
+        timer = threading.Timer(delay, self._due, (deposit_id,))
+        timer.daemon = True
+        self._waiting[deposit_id] = (due, timer)
+        timer.start()
+
+    def _cancel_wait(self, deposit_id: str) -> None:
+        current = self._waiting.pop(deposit_id, None)
+        if current is not None:
+            current[1].cancel()
+
+    # Worker threads.
 
     def _due(self, deposit_id: str) -> None:
-        with self._lock:
-            self._timers.discard(threading.current_thread())
-        self.submit(deposit_id)
+        with self._changed:
+            current = self._waiting.get(deposit_id)
+            if current is None or current[1] is not threading.current_thread():
+                return  # replaced by an earlier time, or closed
+            del self._waiting[deposit_id]
+            if deposit_id in self._busy:
+                self._again.add(deposit_id)
+            elif not self._closed:
+                self._enqueue(deposit_id)
+            self._changed.notify_all()
 
     def _run(self, deposit_id: str) -> None:
         assert self._runner is not None
+        delay: float | None = None
         try:
             delay = self._runner.process(deposit_id)
         except DepositNotFound:
             log.warning("deposit %s no longer exists", deposit_id)
-            return
         except Exception:
             log.exception("deposit %s: task failed; it will run again", deposit_id)
             delay = TASK_ERROR_DELAY_SECONDS
+        finally:
+            with self._changed:
+                self._busy.discard(deposit_id)
+                if deposit_id in self._again:
+                    self._again.discard(deposit_id)
+                    delay = 0.0
+                self._changed.notify_all()
         if delay is not None:
             self.submit(deposit_id, delay)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            timers, self._timers = self._timers, set()
-            pool = self._pool
-        for timer in timers:
-            timer.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class CeleryDispatcher:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from archive_service.config import Settings
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
+from archive_service.ingest.dispatch import InProcessDispatcher
 from archive_service.ingest.models import Deposit
 from archive_service.ingest.service import DepositService
 from archive_service.ingest.staging import StagedFile, stage_stream
@@ -73,14 +74,15 @@ def stage(settings: Settings, sip: Path) -> StagedFile:
 
 
 def wait_final(service: DepositService, principal: Principal, deposit_id: str) -> DepositView:
-    """Poll the deposit until it reaches its end."""
+    """Poll the deposit until it reaches its end; then let the in-process tasks finish (the
+    staged files of a deposit are removed just after its last transaction)."""
     deadline = time.monotonic() + WAIT_LIMIT_SECONDS
-    while True:
-        view = service.get(principal, deposit_id)
-        if view.final:
-            return view
+    while not (view := service.get(principal, deposit_id)).final:
         assert time.monotonic() < deadline, f"deposit {deposit_id} still {view.status}"
         time.sleep(0.02)
+    if isinstance(service.dispatcher, InProcessDispatcher):
+        assert service.dispatcher.wait_idle(WAIT_LIMIT_SECONDS)
+    return view
 
 
 def count(database: Database, model: type) -> int:

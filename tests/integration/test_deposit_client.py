@@ -20,8 +20,8 @@ from uuid import uuid4
 
 import pytest
 
-from tests.factories import sample_deposit, sample_metadata
 from tests.factories import make_sip_zip as _make_sip_zip
+from tests.factories import sample_deposit, sample_metadata
 from tests.integration.api_client import ArchiveServer, start_server
 from tests.integration.sip_mutations import EAD, SipEditor, data_path
 from tests.s3server.servers import closed_port
@@ -292,9 +292,7 @@ def test_waiting_gives_up_after_the_timeout_and_says_where_the_deposit_is(
         running = start_server(tmp_path / "archive-data", {"ARCHIVE_BROKER_URL": broker_url})
         try:
             key = running.create_key("depositor", AGENCY_ID)
-            done = deposit(
-                str(make_sip(tmp_path)), "--timeout", "1", url=running.base_url, key=key
-            )
+            done = deposit(str(make_sip(tmp_path)), "--timeout", "1", url=running.base_url, key=key)
         finally:
             running.stop()
     assert done.returncode == 2, done.stdout + done.stderr

@@ -8,12 +8,15 @@ reader is tested on hand-written samples in veraPDF's XML report format.
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 
+import pikepdf
 import pytest
+from pikepdf import Name
 
 from archive_service.formats.pdfa import PdfaVerdict, validate_pdfa
-from archive_service.formats.pdfa_claim import claim_from_xmp
+from archive_service.formats.pdfa_claim import MAX_XMP_BYTES, claim_from_xmp
 from archive_service.formats.verapdf import parse_report
 from tests import formats_fixtures as fx
 
@@ -141,6 +144,20 @@ def test_xmp_with_a_dtd_is_unreadable_not_parsed() -> None:
     facts = claim_from_xmp(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')
 
     assert (facts.present, facts.readable, facts.claim) == (True, False, None)
+
+
+def test_xmp_that_inflates_past_the_limit_is_unreadable_not_loaded(tmp_path: Path) -> None:
+    path = fx.pdfa_2b(tmp_path / "bom.pdf", pages=1)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        bomb = pdf.make_stream(b"", Type=Name.Metadata, Subtype=Name.XML)
+        bomb.write(zlib.compress(b" " * (MAX_XMP_BYTES + 1)), filter=Name.FlateDecode)
+        pdf.Root.Metadata = bomb
+        pdf.save(path, fix_metadata_version=False)
+
+    report = validate_pdfa(path, "2b", use_verapdf=False)
+
+    assert report.verdict is PdfaVerdict.INVALID
+    assert ("6.6.2.1", "4") in {(rule.clause, rule.test) for rule in report.failed_rules}
 
 
 # --- veraPDF report PARSER tests (hand-written samples in veraPDF's XML report format) ----------

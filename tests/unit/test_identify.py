@@ -153,7 +153,10 @@ def test_large_zip_is_identified_from_its_end_record_and_one_small_part(tmp_path
     assert stream.bytes_read < HEAD_BYTES + TAIL_BYTES + 64 * 1024
 
 
-def test_large_pdf_is_identified_without_reading_its_streams(tmp_path: Path) -> None:
+@pytest.mark.parametrize("truncated", [False, True], ids=["whole", "truncated"])
+def test_large_pdf_is_identified_without_reading_its_streams(
+    tmp_path: Path, truncated: bool
+) -> None:
     pdf = pikepdf.new()
     pdf.add_blank_page()
     pdf.pages[0].Resources = pikepdf.Dictionary(
@@ -161,6 +164,9 @@ def test_large_pdf_is_identified_without_reading_its_streams(tmp_path: Path) -> 
     )
     path = tmp_path / "lon.pdf"
     pdf.save(path, compress_streams=False)
+    if truncated:  # a damaged file must not make identification rebuild it by reading it all
+        with open(path, "r+b") as file:
+            file.truncate(12 * 1024 * 1024)
 
     with CountingFile(path) as stream:
         found = identify(stream, "lon.pdf")
