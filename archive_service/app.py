@@ -40,10 +40,12 @@ from archive_service.ingest.api import DEPOSIT_ERRORS
 from archive_service.ingest.api import router as deposits_router
 from archive_service.ingest.dispatch import make_dispatcher
 from archive_service.ingest.service import DepositService
+from archive_service.integrity.audit_api import router as audit_router
 from archive_service.ops import router as ops_router
 from archive_service.security.models import ApiKey, Role
 from archive_service.security.service import create_api_key
 from archive_service.storage.setup import open_archive_repository
+from retention.api import install_retention
 
 API_PREFIX = "/api/v1"
 FIRST_ADMIN_KEY_LABEL = "first admin key (archive serve)"
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(deposits_router)
     api.include_router(dossiers_router)
+    api.include_router(audit_router)
+    install_retention(app, api)
     app.include_router(api)
     app.include_router(ops_router)
     return app

@@ -16,7 +16,9 @@ from archive_service import __version__
 from archive_service.db.cli import db_app
 from archive_service.formats.cli import doctor
 from archive_service.ingest.client_cli import deposit
+from archive_service.integrity.audit_cli import audit_app
 from archive_service.security.cli import admin_app
+from retention.cli import retention_app
 
 if TYPE_CHECKING:
     from archive_service.packages.aip_reader import AipSummary
@@ -36,6 +38,8 @@ app.add_typer(aip_app, name="aip")
 app.add_typer(config_app, name="config")
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
 app.command("doctor")(doctor)
 app.command("deposit")(deposit)
 
@@ -65,12 +69,16 @@ def serve(
     from archive_service.config import get_settings
     from archive_service.db.migrate import DatabaseNotMigrated
     from archive_service.logging import logging_config
+    from retention.schedule import ScheduleInvalid
 
     settings = get_settings()
     try:
         first = prepare_first_run(settings)
         service = create_app(settings)
     except DatabaseNotMigrated as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except ScheduleInvalid as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"Archive service {__version__} on http://{host}:{port} (data: {settings.data_dir})")

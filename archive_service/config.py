@@ -66,6 +66,41 @@ class Settings(BaseSettings):
     archive_name: str = "Lưu trữ điện tử"
     fonds_code: str = Field("G09", description="fonds code used in AIP identifiers")
     limits: PackageLimits = Field(default_factory=PackageLimits)
+    retention_schedule_path: Path = Field(
+        Path(__file__).resolve().parent.parent / "retention" / "schedule.csv",
+        description="retention schedule CSV, loaded and validated at start; default: shipped",
+    )
+    audit_signing_key: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM) that signs audit checkpoints; default "
+        "<data_dir>/keys/audit-ed25519.pem, created on first use (mode 0600)",
+    )
+    audit_checkpoint_interval_seconds: float = Field(
+        3600, gt=0, description="how often the audit chain head is signed into a checkpoint"
+    )
+    tsa_url: str | None = Field(
+        None, description="RFC 3161 time-stamping authority that stamps each audit checkpoint"
+    )
+    fixity_cycle_days: float = Field(
+        90, gt=0, description="every stored object is re-hashed at least once per this many days"
+    )
+    fixity_bytes_per_second: int = Field(
+        50_000_000, ge=0, description="read budget of scheduled fixity runs; 0: unlimited"
+    )
+    fixity_tick_seconds: float = Field(
+        3600, gt=0, description="how often the fixity scheduler picks the objects now due"
+    )
+    fixity_scheduler: bool = Field(
+        True, description="run scheduled fixity checks in-process (embedded default, no broker)"
+    )
+    replica_storage_url: str | None = Field(
+        None, description="second copy used to repair damaged objects: file:///… or s3://bucket"
+    )
+    replica_s3_endpoint: str | None = Field(None, description="host:port of the replica's S3")
+    replica_s3_access_key: str | None = None
+    replica_s3_secret_key: SecretStr | None = None
+    replica_s3_region: str | None = None
+    replica_s3_secure: bool = Field(False, description="use HTTPS to reach the replica's S3")
 
     @classmethod
     def settings_customise_sources(
@@ -93,6 +128,10 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "storage").resolve().as_uri()
+
+    def effective_audit_signing_key(self) -> Path:
+        """The audit signing key file, defaulting to one inside the data directory."""
+        return self.audit_signing_key or self.data_dir / "keys" / "audit-ed25519.pem"
 
     @property
     def staging_dir(self) -> Path:

@@ -8,8 +8,8 @@
   end) and ``archive serve``.
 
 Both migrate the database (``archive db upgrade``), create a depositor key for the agency of the
-sample dossiers (``AGENCY_ID``) plus an archivist and an auditor key (``archive admin
-create-key``), and stop every process and remove what they made when left.
+sample dossiers (``AGENCY_ID``; other keys: ``service.server.create_key``), and stop every
+process and remove what they made when left.
 """
 
 from __future__ import annotations
@@ -54,12 +54,10 @@ class S3Endpoint:
 
 @dataclass(frozen=True)
 class RunningService:
-    """A started archive service: its server, keys of each role, and what runs it."""
+    """A started archive service: its server, a depositor key, and what runs it."""
 
     server: ArchiveServer
     depositor_key: str
-    archivist_key: str
-    auditor_key: str
     description: str
     workers: tuple[WorkerProcess, ...] = ()
 
@@ -135,8 +133,6 @@ def _with_keys(
     return RunningService(
         server=server,
         depositor_key=server.create_key("depositor", AGENCY_ID),
-        archivist_key=server.create_key("archivist"),
-        auditor_key=server.create_key("auditor"),
         description=description,
         workers=workers,
     )

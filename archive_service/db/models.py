@@ -3,17 +3,21 @@
 from archive_service.db.base import Base
 from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
 from archive_service.ingest.models import Deposit
-from archive_service.integrity.models import AuditEntry
+from archive_service.integrity.fixity_models import FixityCheck, FixityRun
+from archive_service.integrity.models import AuditCheckpoint, AuditEntry
 from archive_service.security.models import Agency, ApiKey
 
 __all__ = [
     "Agency",
     "ApiKey",
+    "AuditCheckpoint",
     "AuditEntry",
     "Base",
     "Deposit",
     "Document",
     "Dossier",
+    "FixityCheck",
+    "FixityRun",
     "PremisEventRecord",
     "StoredObject",
 ]

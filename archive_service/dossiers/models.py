@@ -81,6 +81,9 @@ class StoredObject(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Kept by the fixity engine (integrity/fixity.py): the last completed check and its outcome.
+    last_checked_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
 
 
 class PremisEventRecord(Base):

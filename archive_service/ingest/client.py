@@ -269,19 +269,16 @@ class DepositClient:
         progress: UploadProgress | None = None,
     ) -> DepositState:
         """Upload a plain deposit as ``multipart/form-data``: part ``metadata`` plus the files."""
+        from archive_service.packages.plain import METADATA_PART
+
         with ExitStack() as open_files:
             parts: list[tuple[str, tuple[str, Any, str]]] = [
-                ("metadata", ("metadata.json", metadata, "application/json"))
+                (METADATA_PART, ("metadata.json", metadata, "application/json"))
             ]
             for item in files:
                 stream: BinaryIO = open_files.enter_context(item.source.open())
-                content_type = mimetypes.guess_type(item.file_name)[0]
-                parts.append(
-                    (
-                        item.part,
-                        (item.file_name, stream, content_type or "application/octet-stream"),
-                    )
-                )
+                content_type = mimetypes.guess_type(item.file_name)[0] or OCTET_STREAM
+                parts.append((item.part, (item.file_name, stream, content_type)))
             request = self._http.build_request(
                 "POST", DEPOSITS_PATH, files=parts, headers=_idempotency(idempotency_key)
             )

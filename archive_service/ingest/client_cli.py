@@ -9,18 +9,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from archive_service.ingest.client import (
-    DepositClient,
-    DepositClientError,
-    DepositRefused,
-    DepositState,
-    PlainFile,
-    UploadProgress,
-)
+if TYPE_CHECKING:  # the HTTP client is imported when a deposit is made, not at CLI start
+    from archive_service.ingest.client import (
+        DepositClient,
+        DepositRefused,
+        DepositState,
+        PlainFile,
+        UploadProgress,
+    )
 
 EXIT_ARCHIVED, EXIT_REFUSED, EXIT_NOT_DONE = 0, 1, 2
 DEFAULT_WAIT_SECONDS = 600.0
@@ -98,9 +98,12 @@ def deposit(
 
     Exit 0 archived, 1 rejected or failed, 2 when the deposit could not be carried out.
     """
+    from archive_service.ingest.client import DepositClient, DepositClientError, DepositRefused
+
     if not url or not key:
         _fail("thiếu --url hoặc --key (hoặc biến môi trường ARCHIVE_URL / ARCHIVE_API_KEY)")
-    progress = _BarProgress("Tải lên") if sys.stderr.isatty() else None
+    on_terminal = sys.stderr.isatty()  # progress and status changes only for a person
+    progress = _BarProgress("Tải lên") if on_terminal else None
     try:
         with DepositClient(url, key) as client:
             try:
@@ -108,10 +111,11 @@ def deposit(
             finally:
                 if progress is not None:
                     progress.stop()
-            on_status = _announce if sys.stderr.isatty() else None
-            if on_status is not None:
+            if on_terminal:
                 _announce(first)
-            final = client.wait(first, timeout=timeout, on_status=on_status)
+            final = client.wait(
+                first, timeout=timeout, on_status=_announce if on_terminal else None
+            )
     except DepositRefused as refused:
         _print_refusal(refused, as_json)
         raise typer.Exit(EXIT_REFUSED) from refused
@@ -145,6 +149,7 @@ def _submit(
 
 def _plain_deposit(metadata: Path, folder: Path) -> tuple[bytes, list[PlainFile]]:
     """The metadata bytes and the files it names, found in ``folder``."""
+    from archive_service.ingest.client import PlainFile
     from archive_service.packages.plain import PlainDeposit, files_from_folder
     from archive_service.packages.problems import PackageInvalid
 

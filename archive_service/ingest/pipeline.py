@@ -150,7 +150,8 @@ class DepositPipeline:
         assert claimed.lease_until is not None
         lease = Lease(self.database, deposit_id, claimed.lease_until, self.settings.lease_seconds)
         try:
-            return _Attempt(self, claimed, lease).run()
+            _Attempt(self, claimed, lease).run()
+            return None
         except _Done as done:
             return done.result
         except LeaseLost:
@@ -177,13 +178,14 @@ class _Attempt:
 
     # --- the attempt
 
-    def run(self) -> float | None:
+    def run(self) -> None:
+        """Take the deposit as far as it goes: archived, or ``_Done`` (rejected, postponed)."""
         snapshot = self.deposit
         if snapshot.status in WRITING_STATUSES and snapshot.aip_object_id:
             object_id = snapshot.aip_object_id
             if head_message(self.repository, object_id) == version_message(self.deposit_id):
                 self.finish(object_id, None)
-                return None
+                return
             self.repository.recover(object_id)
         if snapshot.attempts > self.settings.max_attempts:
             raise PermanentFailure(
@@ -206,7 +208,6 @@ class _Attempt:
             self.store(tree, target)
             crashpoints.reached("store:committed")
             self.finish(target.object_id, sip)
-            return None
 
     def check(self, source: PackageSource) -> tuple[SipPackage, list[Problem]]:
         """Every problem of the SIP, plus a receiving agency other than the depositor's."""

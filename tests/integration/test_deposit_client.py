@@ -48,10 +48,10 @@ def dossier_code() -> str:
     return f"{AGENCY_ID}-240610-{next(_codes):04d}"
 
 
-def make_sip(directory: Path, **overrides: object) -> Path:
+def make_sip(directory: Path) -> Path:
     """A valid SIP ZIP of a new dossier (2 documents)."""
     directory.mkdir(parents=True, exist_ok=True)
-    return _make_sip_zip(directory, documents=2, dossier_code=dossier_code(), **overrides)
+    return _make_sip_zip(directory, documents=2, dossier_code=dossier_code())
 
 
 def sha256_of(path: Path) -> str:

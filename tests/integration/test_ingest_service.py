@@ -6,6 +6,9 @@ real in-process dispatcher (a thread pool).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +43,7 @@ from archive_service.packages.problems import PackageInvalid
 from archive_service.packages.sip_builder import build_sip
 from archive_service.security.models import Role
 from archive_service.security.service import Principal
+from archive_service.storage.base import ObjectStore
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.setup import open_archive_repository
 from tests.factories import DOSSIER_CODE, FONDS_CODE, make_sip_zip, sample_deposit, sample_metadata
@@ -526,3 +530,42 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
     view = service.get(depositor, receipt.deposit_id)
     assert (view.status, view.attempts) == (DepositStatus.ARCHIVED, 1)
     assert_valid_ocfl(settings, objects=1)
+
+
+def test_a_deposit_on_s3_storage_records_every_object_version(
+    settings: Settings,
+    database: Database,
+    depositor: Principal,
+    sip: Path,
+    s3_store: ObjectStore,
+) -> None:
+    repository = OcflRepository(s3_store)
+    repository.initialize()
+    service = open_service(settings, database, repository)
+    try:
+        receipt = deposit(service, depositor, sip)
+        view = wait_final(service, depositor, receipt.deposit_id)
+    finally:
+        service.dispatcher.close()
+
+    assert view.status is DepositStatus.ARCHIVED, view.failure_reason
+    with database.session() as session:
+        object_id = session.scalars(select(Dossier.aip_object_id)).one()
+        version_ids = set(session.scalars(select(StoredObject.version_id)))
+    assert_stored_objects_match_storage(database, repository, object_id)
+    if s3_store.capabilities.versioning:
+        assert "" not in version_ids
+
+
+def test_the_worker_command_needs_a_broker(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    environment["ARCHIVE_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "archive_service.ingest.cli"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "ARCHIVE_BROKER_URL" in done.stderr

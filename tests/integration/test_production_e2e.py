@@ -91,7 +91,7 @@ def test_a_dossier_goes_through_the_production_stack_and_comes_back_exactly(
 
         with (
             service.server.client(service.depositor_key) as depositor,
-            service.server.client(service.auditor_key) as auditor,
+            service.server.client(service.server.create_key("auditor")) as auditor,
         ):
             # the metadata, identity number masked for a depositor
             dossier = depositor.get(f"/api/v1/dossiers/{DOSSIER_CODE}").json()

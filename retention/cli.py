@@ -1,0 +1,87 @@
+"""``archive retention …``: check and show the retention schedule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retention.schedule import ScheduleReport, read_schedule
+
+retention_app = typer.Typer(help="Retention: schedule of retention terms.", no_args_is_help=True)
+schedule_app = typer.Typer(help="The retention schedule (CSV).", no_args_is_help=True)
+retention_app.add_typer(schedule_app, name="schedule")
+
+EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+@schedule_app.command("check")
+def schedule_check(
+    file: Annotated[Path, typer.Argument(help="schedule CSV file to check")],
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a schedule file. Exit 0 valid, 1 errors (each with its line), 2 unreadable."""
+    report = _read(file)
+    if as_json:
+        payload = {
+            "file": str(file),
+            "valid": report.valid,
+            "version": report.schedule.version if report.schedule else None,
+            "rows": len(report.schedule.rows) if report.schedule else 0,
+            "errors": [error.as_dict() for error in report.errors],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        for error in report.errors:
+            typer.echo(error.describe(str(file)))
+        if report.schedule:
+            schedule = report.schedule
+            typer.echo(
+                f"HỢP LỆ: danh mục {file}, phiên bản {schedule.version}, {len(schedule.rows)} dòng"
+            )
+        else:
+            typer.echo(f"KHÔNG HỢP LỆ: {len(report.errors)} lỗi")
+    raise typer.Exit(EXIT_VALID if report.valid else EXIT_INVALID)
+
+
+@schedule_app.command("show")
+def schedule_show(
+    file: Annotated[
+        Path | None, typer.Option(help="schedule CSV; default: the configured one")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the rows of the schedule in force (or of FILE) with their legal basis."""
+    if file is None:
+        from archive_service.config import get_settings
+
+        file = get_settings().retention_schedule_path
+    report = _read(file)
+    if report.schedule is None:
+        for error in report.errors:
+            typer.echo(error.describe(str(file)), err=True)
+        raise typer.Exit(EXIT_INVALID)
+    schedule = report.schedule
+    if as_json:
+        typer.echo(json.dumps(schedule.as_dict(), ensure_ascii=False, indent=2))
+        return
+    effective = schedule.effective.isoformat() if schedule.effective else "?"
+    typer.echo(f"Danh mục {file} — phiên bản {schedule.version}, hiệu lực {effective}")
+    for row in schedule.rows:
+        term = "theo khai báo" if row.term is None else str(row.term)
+        typer.echo(f"{row.line:>4}  {row.key:<16} {term:<18} {row.name}")
+        typer.echo(f"      căn cứ: {row.legal_basis}")
+        if row.note:
+            typer.echo(f"      ghi chú: {row.note}")
+
+
+def _read(file: Path) -> ScheduleReport:
+    try:
+        return read_schedule(file)
+    except OSError as exc:
+        typer.echo(f"Không đọc được danh mục {file}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from exc
