@@ -41,6 +41,8 @@ from archive_service.ingest.api import router as deposits_router
 from archive_service.ingest.dispatch import make_dispatcher
 from archive_service.ingest.service import DepositService
 from archive_service.integrity.audit_api import router as audit_router
+from archive_service.integrity.fixity_api import router as fixity_router
+from archive_service.metrics import router as metrics_router
 from archive_service.ops import router as ops_router
 from archive_service.security.models import ApiKey, Role
 from archive_service.security.service import create_api_key
@@ -107,10 +109,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(deposits_router)
     api.include_router(dossiers_router)
+    api.include_router(fixity_router)
     api.include_router(audit_router)
     install_retention(app, api)
     app.include_router(api)
     app.include_router(ops_router)
+    app.include_router(metrics_router)
     return app
 
 

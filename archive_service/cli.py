@@ -17,6 +17,7 @@ from archive_service.db.cli import db_app
 from archive_service.formats.cli import doctor
 from archive_service.ingest.client_cli import deposit
 from archive_service.integrity.audit_cli import audit_app
+from archive_service.integrity.fixity_cli import verify
 from archive_service.security.cli import admin_app
 from retention.cli import retention_app
 
@@ -42,6 +43,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 app.command("doctor")(doctor)
 app.command("deposit")(deposit)
+app.command("verify")(verify)
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -101,6 +102,23 @@ class Settings(BaseSettings):
     replica_s3_secret_key: SecretStr | None = None
     replica_s3_region: str | None = None
     replica_s3_secure: bool = Field(False, description="use HTTPS to reach the replica's S3")
+    virus_scanner: Literal["none", "clamscan", "clamd"] = Field(
+        "none", description="virus check of deposited files: none, clamscan or clamd (ClamAV)"
+    )
+    clamd_socket: Path = Field(
+        Path("/run/clamav/clamd.ctl"), description="Unix socket of clamd (virus_scanner=clamd)"
+    )
+    clamav_database_dir: Path | None = Field(
+        None, description="signature database of clamscan; default: ClamAV's own (freshclam)"
+    )
+    virus_scan_timeout_seconds: float = Field(
+        600, gt=0, description="longest wait for the virus scanner, per file"
+    )
+    signature_trust_anchors: list[Path] = Field(
+        default_factory=list,
+        description="CA certificates (PEM/DER) that PDF signatures are trust-validated against; "
+        "empty: signatures are reported 'not trust-validated'",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from archive_service.config import Settings
@@ -91,9 +91,9 @@ def fixity_metrics(session: Session, settings: Settings) -> list[Metric]:
         select(func.count(current.c.id), func.coalesce(func.sum(current.c.size), 0))
     ).one()
     objects = int(objects)
-    in_cycle = _count(session, current_primary_objects().where(StoredObject.last_checked_at >= cycle_start))
-    damaged = _count(session, current_primary_objects().where(StoredObject.last_outcome.in_(DAMAGED)))
-    overdue = _count(session, current_primary_objects().where(last_verified() < cycle_start))
+    in_cycle = _objects_where(session, StoredObject.last_checked_at >= cycle_start)
+    damaged = _objects_where(session, StoredObject.last_outcome.in_(DAMAGED))
+    overdue = _objects_where(session, last_verified() < cycle_start)
     never_checked_since = session.scalar(
         select(func.min(current.c.stored_at)).where(current.c.last_checked_at.is_(None))
     )
@@ -116,13 +116,19 @@ def fixity_metrics(session: Session, settings: Settings) -> list[Metric]:
             "Objects read to the end and compared (ok, mismatch or missing)",
             [({}, ok + mismatch + missing)],
         ),
-        _counter("archive_fixity_bytes_checked_total", "Bytes re-read and re-hashed", [({}, checked_bytes)]),
+        _counter(
+            "archive_fixity_bytes_checked_total",
+            "Bytes re-read and re-hashed",
+            [({}, checked_bytes)],
+        ),
         _counter(
             "archive_fixity_failures_total",
             "Checks that did not prove the object intact (mismatch, missing, error)",
             [({}, mismatch + missing + error)],
         ),
-        _counter("archive_fixity_repairs_total", "Objects restored from the replica", [({}, repaired)]),
+        _counter(
+            "archive_fixity_repairs_total", "Objects restored from the replica", [({}, repaired)]
+        ),
         _counter(
             "archive_fixity_runs_total",
             "Fixity runs by status",
@@ -191,12 +197,14 @@ def _gauge(name: str, help_text: str, value: float | None) -> Metric:
     return Metric(name, "gauge", help_text, [] if value is None else [({}, float(value))])
 
 
-def _count(session: Session, query: object) -> int:
-    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)  # type: ignore[attr-defined]
+def _objects_where(session: Session, condition: ColumnElement[bool]) -> int:
+    """How many current objects meet ``condition``."""
+    query = current_primary_objects().where(condition).subquery()
+    return int(session.scalar(select(func.count()).select_from(query)) or 0)
 
 
-def _age(now: object, since: object) -> float:
-    return max((now - since).total_seconds(), 0.0) if since is not None else 0.0  # type: ignore[operator]
+def _age(now: datetime, since: datetime | None) -> float:
+    return max((now - since).total_seconds(), 0.0) if since is not None else 0.0
 
 
 def _labels(labels: Labels) -> str:

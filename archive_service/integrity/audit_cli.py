@@ -1,8 +1,8 @@
 """``archive audit …``: verify the audit trail (live or from an export), export it, checkpoint it.
 
 Exit status of ``verify``: 0 the chain and its checkpoints verify, 1 something is broken (the
-first broken entry is named), 2 the input could not be read (no export file, not an export, no
-usable key).
+first broken entry is named), 2 the check could not be made (no export file, not an export, no
+usable key, storage unreachable).
 """
 
 from __future__ import annotations
@@ -79,18 +79,23 @@ def _verify_database(key: Ed25519PublicKey | None) -> VerificationReport:
     from archive_service.config import get_settings
     from archive_service.integrity.audit import record_audit
     from archive_service.integrity.audit_verify import report_summary, verify_database
-    from archive_service.integrity.checkpoints import archive_public_key
+    from archive_service.integrity.checkpoints import SigningKeyError, archive_public_key
+    from archive_service.storage.base import StorageError
     from archive_service.storage.setup import open_archive_store
 
     settings = get_settings()
     database = open_migrated_database(settings)
     try:
-        with database.read_session() as session:
-            report = verify_database(
-                session,
-                key if key is not None else archive_public_key(settings),
-                open_archive_store(settings),
-            )
+        try:
+            with database.read_session() as session:
+                report = verify_database(
+                    session,
+                    key if key is not None else archive_public_key(settings),
+                    open_archive_store(settings),
+                )
+        except (SigningKeyError, StorageError) as exc:
+            typer.echo(f"Không kiểm tra được nhật ký kiểm toán: {exc}", err=True)
+            raise typer.Exit(EXIT_UNREADABLE) from exc
         with database.session() as session:
             record_audit(
                 session, actor=cli_actor(), action="audit.verified", detail=report_summary(report)
@@ -166,7 +171,7 @@ def export(
 
 @audit_app.command("checkpoint")
 def checkpoint() -> None:
-    """Sign the entries written since the last checkpoint now (the service does it periodically)."""
+    """Sign the entries written since the last checkpoint, now."""
     from archive_service.config import get_settings
     from archive_service.integrity.checkpoints import (
         AuditChainBroken,

@@ -65,6 +65,10 @@ class RunOutcome:
     status: RunStatus
 
 
+class FixityStopped(Exception):
+    """The process is stopping: the run ends (as ``error``) and its objects stay due."""
+
+
 class ByteBudget:
     """A ``Pace`` that keeps reading at or below ``bytes_per_second`` on average (0: no limit)."""
 
@@ -139,6 +143,9 @@ class FixityEngine:
         """Check every object of ``scope`` for run ``run_id`` and finish the run."""
         try:
             _Execution(self, run_id, pace, on_check).check_all(scope)
+        except FixityStopped as exc:
+            log.warning("fixity run %s stopped: %s", run_id, exc)
+            return self._finish(run_id, str(exc))
         except Exception as exc:
             log.exception("fixity run %s broke off", run_id)
             return self._finish(run_id, f"Lượt kiểm tra dừng vì lỗi: {type(exc).__name__}: {exc}")

@@ -165,10 +165,10 @@ def _differences(
     found = []
     if size != reference.size:
         found.append(f"kích thước {size} byte, khi nộp lưu là {reference.size} byte")
+    both_agree = inventory.sha256 == reference.sha256
     if sha256 != reference.sha256:
-        found.append(f"SHA-256 {sha256} khác giá trị ghi khi nộp lưu {reference.sha256}")
-    if inventory.sha256 is not None and sha256 != inventory.sha256:
+        where = "khi nộp lưu và trong inventory OCFL" if both_agree else "khi nộp lưu"
+        found.append(f"SHA-256 {sha256} khác giá trị ghi {where} {reference.sha256}")
+    if inventory.sha256 is not None and not both_agree and sha256 != inventory.sha256:
         found.append(f"SHA-256 {sha256} khác digest trong inventory OCFL {inventory.sha256}")
-    if inventory.contradicts and inventory.problem:
-        found.append(inventory.problem)
     return found

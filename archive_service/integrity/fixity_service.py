@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy import select
 
 from archive_service.config import Settings
+from archive_service.db import models as _every_table  # noqa: F401 - foreign keys resolve
 from archive_service.db.base import utcnow
 from archive_service.db.migrate import require_up_to_date
 from archive_service.db.session import Database
@@ -23,12 +25,19 @@ from archive_service.integrity.fixity import FixityEngine, OnCheck, RunOutcome, 
 from archive_service.integrity.fixity_check import Pace
 from archive_service.integrity.fixity_models import FixityRun, RunStatus
 from archive_service.integrity.fixity_report import FixityReport, fixity_report
-from archive_service.integrity.fixity_targets import FixityScope, ScopeKind, dossier_exists
+from archive_service.integrity.fixity_targets import (
+    FixityScope,
+    ScopeKind,
+    dossier_exists,
+    scope_size,
+)
 from archive_service.integrity.fixity_views import (
     ChecksShown,
+    CheckView,
     RunDetail,
     RunPage,
     RunView,
+    iter_checks,
     run_detail,
     run_page,
     run_view,
@@ -88,7 +97,16 @@ class FixityService:
         self.settings = settings
         self.database = database
         self.engine = FixityEngine(database, repository, replica=replica)
-        self.dispatcher = dispatcher or make_run_dispatcher(settings, self)
+        self._dispatcher = dispatcher
+        self._dispatcher_lock = threading.Lock()
+
+    @property
+    def dispatcher(self) -> RunDispatcher:
+        """Where started runs go (made on first use: Celery or a thread of this process)."""
+        with self._dispatcher_lock:
+            if self._dispatcher is None:
+                self._dispatcher = make_run_dispatcher(self.settings, self)
+            return self._dispatcher
 
     def verify_dossier(
         self, dossier_code: str, *, actor: str, on_check: OnCheck | None = None
@@ -155,6 +173,16 @@ class FixityService:
                 raise FixityRunNotFound(f"Không có lượt kiểm tra tính toàn vẹn {run_id}")
             return run_view(run)
 
+    def iter_checks(self, run_id: int) -> Iterator[CheckView]:
+        """Every check of a run, in key order (streamed from the database)."""
+        with self.database.read_session() as session:
+            yield from iter_checks(session, run_id)
+
+    def size_of(self, scope: FixityScope) -> tuple[int, int]:
+        """(objects, bytes) a run over ``scope`` would check now."""
+        with self.database.read_session() as session:
+            return scope_size(session, scope)
+
     def list_runs(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> RunPage:
         with self.database.read_session() as session:
             return run_page(session, status=status, limit=limit, offset=offset)
@@ -170,7 +198,11 @@ class FixityService:
             return fixity_report(session, period_from, period_to, cycle_days=cycle)
 
     def close(self) -> None:
-        self.dispatcher.close()
+        """Stop the background runs of this process (if any were started)."""
+        with self._dispatcher_lock:
+            dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
+            dispatcher.close()
 
     def _require_scope(self, scope: FixityScope) -> None:
         with self.database.read_session() as session:

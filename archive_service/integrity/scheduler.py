@@ -32,6 +32,7 @@ from archive_service.dossiers.models import StoredObject
 from archive_service.integrity.fixity import (
     ByteBudget,
     FixityEngine,
+    FixityStopped,
     RunOutcome,
     close_stale_runs,
 )
@@ -50,10 +51,6 @@ log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system"
 #: First tick after the service starts (then every ``fixity_tick_seconds``).
 FIRST_TICK_SECONDS = 60.0
-
-
-class FixityStopped(Exception):
-    """The service is stopping: the run ends (as ``error``) and its objects stay due."""
 
 
 def due_objects(database: Database, settings: Settings, now: datetime | None = None) -> list[int]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-import httpx
 from asn1crypto import algos, cms, core, tsp
 
 QUERY_TYPE = "application/timestamp-query"
@@ -48,6 +47,8 @@ def timestamp_request(digest: bytes, nonce: int) -> bytes:
 
 def request_timestamp(url: str, digest: bytes, *, timeout: float = 30.0) -> bytes:
     """Ask the TSA at ``url`` to stamp ``digest``; the DER ``TimeStampToken``."""
+    import httpx  # only when a TSA is configured: keeps the import of the audit trail light
+
     nonce = secrets.randbits(63)
     try:
         response = httpx.post(

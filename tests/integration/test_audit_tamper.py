@@ -45,6 +45,7 @@ from tests.audit_support import (
     row,
     signer_in,
 )
+from tests.integration.api_client import in_process_archive
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def first_broken(
     return problem.seq, problem.kind
 
 
-# --- the chain -------------------------------------------------------------------------------------
+# --- the chain ------------------------------------------------------------------------------------
 
 
 def test_an_untouched_chain_verifies(database: Database, signer: CheckpointSigner) -> None:
@@ -172,7 +173,7 @@ def test_concurrent_appends_on_postgresql_never_share_a_number(
                     record_audit(
                         session, actor=f"key:{worker}", action="aip.read", detail={"n": number}
                     )
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+        except BaseException as exc:  # reported to the test below
             failures.append(exc)
 
     try:
@@ -191,7 +192,7 @@ def test_concurrent_appends_on_postgresql_never_share_a_number(
         database.dispose()
 
 
-# --- checkpoints -----------------------------------------------------------------------------------
+# --- checkpoints ----------------------------------------------------------------------------------
 
 
 def test_a_checkpoint_signs_the_entries_and_is_stored_beside_them(
@@ -233,7 +234,11 @@ def test_a_checkpoint_row_changed_in_the_database_fails_its_signature_and_its_co
     create_checkpoint(database, fs_store, signer)
     execute(database, "UPDATE audit_checkpoints SET merkle_root = :root", root="ab" * 32)
     kinds = {p.kind for p in verified(database, signer, fs_store).problems}
-    assert kinds == {ProblemKind.BAD_SIGNATURE, ProblemKind.CHECKPOINT_STORAGE_MISMATCH}
+    assert kinds == {
+        ProblemKind.BAD_SIGNATURE,
+        ProblemKind.CHECKPOINT_ROOT_MISMATCH,
+        ProblemKind.CHECKPOINT_STORAGE_MISMATCH,
+    }
 
 
 def test_removed_checkpoint_rows_and_cut_entries_are_found_through_the_stored_copy(
@@ -353,3 +358,71 @@ def _json_text(value: object) -> str:
 def _entry_at(database: Database, seq: int) -> datetime:
     with database.session() as session:
         return session.scalars(select(AuditEntry.at).where(AuditEntry.seq == seq)).one()
+
+
+# --- the HTTP API ---------------------------------------------------------------------------------
+
+
+def test_auditors_list_entries_and_verify_the_chain_over_http(
+    database_url: str, tmp_path: Path
+) -> None:
+    with in_process_archive(tmp_path / "data", database_url=database_url) as archive:
+        auditor = archive.client_for(archive.create_key("auditor"))
+        depositor = archive.client_for(archive.create_key("depositor", agency="000.00.12.H12"))
+        newest = auditor.get("/api/v1/audit/events", params={"limit": 1}).json()["items"][0]
+        base = newest["seq"] + 1  # the listing itself was audited (audit.read)
+        fill_trail(archive.database, 4)  # document.read at base + 1 and base + 3
+        assert depositor.get("/api/v1/audit/events").status_code == 403
+        assert depositor.get("/api/v1/audit/verify").status_code == 403
+
+        reads = auditor.get("/api/v1/audit/events", params={"action": "document.read"}).json()
+        assert [item["seq"] for item in reads["items"]] == [base + 3, base + 1]  # newest first
+        assert reads["next_cursor"] is None
+        assert reads["items"][0]["detail"]["tên"] == "Hồ sơ đất đai"
+        first = auditor.get("/api/v1/audit/events", params={"order": "asc", "limit": 2}).json()
+        assert [item["seq"] for item in first["items"]] == [1, 2]
+        assert first["next_cursor"] == 2
+        after = auditor.get(
+            "/api/v1/audit/events", params={"order": "asc", "limit": 2, "cursor": 2}
+        ).json()
+        assert [item["seq"] for item in after["items"]] == [3, 4]
+        assert after["items"][0]["prev_hash"] == first["items"][1]["entry_hash"]
+
+        verified_ok = auditor.get("/api/v1/audit/verify").json()
+        assert verified_ok["ok"] is True and verified_ok["first_problem"] is None
+        execute(archive.database, "UPDATE audit_entries SET target_id = 'x' WHERE seq = 2")
+        broken = auditor.get("/api/v1/audit/verify")
+        assert broken.status_code == 200
+        assert broken.json()["ok"] is False
+        assert broken.json()["first_problem"]["seq"] == 2
+        assert broken.json()["first_problem"]["kind"] == "content_hash_mismatch"
+        latest = auditor.get("/api/v1/audit/events", params={"limit": 1}).json()["items"][0]
+        assert latest["action"] == "audit.verified"
+        assert latest["detail"]["first_problem"]["seq"] == 2
+
+
+def test_entries_written_before_the_chain_existed_are_chained_by_the_migration(
+    database_url: str, signer: CheckpointSigner
+) -> None:
+    upgrade(database_url, "0002")
+    database = Database(database_url)
+    try:
+        for number, at in enumerate(("2026-01-02 03:04:05.000006", "2026-01-02 03:04:06"), 1):
+            execute(
+                database,
+                "INSERT INTO audit_entries (at, actor, action, detail) "
+                "VALUES (:at, 'system', 'deposit.archived', :detail)",
+                at=at,
+                detail=json.dumps({"n": number}),
+            )
+        upgrade(database_url)
+        assert (row(database, 1)["prev_hash"], row(database, 2)["prev_hash"]) == (
+            "0" * 64,
+            row(database, 1)["entry_hash"],
+        )
+        fill_trail(database, 1)
+        report = verified(database, signer)
+        assert report.ok, report.problems
+        assert report.entries == 3
+    finally:
+        database.dispose()

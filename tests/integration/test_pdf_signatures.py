@@ -1,0 +1,274 @@
+"""PDF signature inspection on PDFs signed here with a throw-away PKI: integrity of the signed
+byte range, cryptographic verification, trust only against configured anchors (never "valid"
+without them), damaged files reported instead of crashing, and the PREMIS values."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from archive_service.formats.signatures_pdf import (
+    Integrity,
+    SignatureInfo,
+    SignatureKind,
+    Trust,
+    TrustAnchorError,
+    inspect_signatures,
+    signature_note,
+    to_premis,
+)
+from archive_service.streams import copy_with_sha256
+from tests import formats_fixtures as fx
+from tests import signed_pdf_fixtures as sf
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("signatures")
+
+
+@pytest.fixture(scope="module")
+def pki(workdir: Path) -> sf.TestPki:
+    return sf.make_pki(workdir)
+
+
+@pytest.fixture(scope="module")
+def signed(workdir: Path, pki: sf.TestPki) -> Path:
+    return sf.signed_vietnamese_pdf(workdir, pki)
+
+
+def only(signatures: list[SignatureInfo]) -> SignatureInfo:
+    assert len(signatures) == 1, signatures
+    return signatures[0]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_signed_pdf_is_intact_verifies_and_is_not_trust_validated(
+    signed: Path, pki: sf.TestPki
+) -> None:
+    before = datetime.now(UTC)
+    info = only(inspect_signatures(signed))
+
+    assert info.error is None
+    assert info.kind is SignatureKind.SIGNATURE
+    assert info.field_name == sf.FIELD_NAME
+    assert info.sub_filter == "ETSI.CAdES.detached"
+    assert (info.signer_common_name, info.signer_organization) == (
+        sf.SIGNER_NAME,
+        sf.SIGNER_ORGANIZATION,
+    )
+    assert info.integrity is Integrity.INTACT and info.coverage == "entire file"
+    assert info.verifies is True
+    assert info.trust is Trust.NOT_VALIDATED and "chưa cấu hình" in (info.trust_reason or "")
+    assert info.revocation == "not checked"
+    assert info.chain_subjects == (
+        pki.signer.certificate.subject.rfc4514_string(),
+        pki.ca.certificate.subject.rfc4514_string(),
+    )
+    # PAdES forbids the signingTime attribute: the claimed time is the dictionary's /M.
+    assert info.signing_time_source == "PDF /M"
+    assert info.signing_time is not None and info.signing_time <= before
+    assert info.signature_method == "RSA-SHA256" and info.digest_algorithm == "sha256"
+
+
+def test_pkcs7_signature_takes_its_time_from_the_signed_attributes(
+    workdir: Path, pki: sf.TestPki
+) -> None:
+    signed = sf.signed_vietnamese_pdf(workdir, pki, pades=False)
+
+    info = only(inspect_signatures(signed))
+
+    assert info.sub_filter == "adbe.pkcs7.detached"
+    assert info.signing_time_source == "signed attributes" and info.signing_time is not None
+    assert info.integrity is Integrity.INTACT and info.verifies
+
+
+def test_signer_chaining_to_a_configured_anchor_is_trusted(signed: Path, pki: sf.TestPki) -> None:
+    info = only(inspect_signatures(signed, trust_anchors=[pki.ca_file]))
+
+    assert info.trust is Trust.TRUSTED and info.trust_reason is None
+    assert info.integrity is Integrity.INTACT and info.verifies
+    assert info.revocation == "not checked"
+    assert info.chain_subjects[-1] == pki.ca.certificate.subject.rfc4514_string()
+
+
+def test_anchor_given_as_der_file_works_too(signed: Path, pki: sf.TestPki, tmp_path: Path) -> None:
+    der = tmp_path / "ca.cer"
+    der.write_bytes(pki.ca.certificate.public_bytes(serialization.Encoding.DER))
+
+    assert only(inspect_signatures(signed, trust_anchors=[der])).trust is Trust.TRUSTED
+
+
+def test_signer_from_another_ca_is_untrusted_with_the_reason(signed: Path, pki: sf.TestPki) -> None:
+    info = only(inspect_signatures(signed, trust_anchors=[pki.other_ca_file]))
+
+    assert info.trust is Trust.UNTRUSTED
+    assert "không dựng được chuỗi chứng thư" in (info.trust_reason or "")
+    assert info.integrity is Integrity.INTACT and info.verifies  # trust is a separate verdict
+
+
+def test_unreadable_trust_anchor_is_a_configuration_error(signed: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "khong-phai-chung-thu.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n")
+
+    with pytest.raises(TrustAnchorError, match=r"khong-phai-chung-thu\.pem"):
+        inspect_signatures(signed, trust_anchors=[broken])
+
+
+def test_incremental_update_after_signing_covers_part(
+    signed: Path, workdir: Path, pki: sf.TestPki
+) -> None:
+    updated = sf.incremental_update(signed, workdir / "cap-nhat-sau-ky.pdf")
+
+    info = only(inspect_signatures(updated, trust_anchors=[pki.ca_file]))
+
+    assert info.integrity is Integrity.COVERS_PART
+    assert info.coverage == "entire revision" and info.modifications == "other"
+    assert info.verifies  # the signed revision itself is unchanged
+
+
+def test_bytes_appended_after_signing_cover_part(signed: Path, workdir: Path) -> None:
+    appended = sf.append_bytes(signed, workdir / "them-byte.pdf")
+
+    info = only(inspect_signatures(appended))
+
+    assert info.integrity is Integrity.COVERS_PART and info.verifies
+
+
+def test_byte_flipped_inside_the_signed_range_fails_integrity(
+    signed: Path, workdir: Path, pki: sf.TestPki
+) -> None:
+    flipped = sf.flip_signed_byte(signed, workdir / "sua-mot-byte.pdf")
+
+    plain = only(inspect_signatures(flipped))
+    anchored = only(inspect_signatures(flipped, trust_anchors=[pki.ca_file]))
+
+    for info in (plain, anchored):
+        assert info.integrity is Integrity.MODIFIED and not info.verifies
+    assert plain.trust is Trust.NOT_VALIDATED
+    assert anchored.trust is Trust.UNTRUSTED and "không khớp" in (anchored.trust_reason or "")
+
+
+def test_second_signature_leaves_the_first_covering_its_revision(
+    signed: Path, workdir: Path, pki: sf.TestPki
+) -> None:
+    twice = sf.sign_pdf(signed, workdir / "hai-chu-ky.pdf", pki, field_name="ChuKyVanThu")
+
+    first, second = inspect_signatures(twice, trust_anchors=[pki.ca_file])
+
+    assert (first.field_name, second.field_name) == (sf.FIELD_NAME, "ChuKyVanThu")
+    assert first.integrity is Integrity.COVERS_PART and first.modifications == "form_filling"
+    assert second.integrity is Integrity.INTACT
+    assert first.verifies and second.verifies
+    assert first.trust is second.trust is Trust.TRUSTED
+
+
+def test_document_timestamp_is_inspected_with_the_tsa_time(
+    signed: Path, workdir: Path, pki: sf.TestPki
+) -> None:
+    stamped = sf.timestamp_pdf(signed, workdir / "dau-thoi-gian.pdf", pki)
+
+    signature, timestamp = inspect_signatures(stamped)
+    _, anchored = inspect_signatures(stamped, trust_anchors=[pki.ca_file])
+
+    assert signature.integrity is Integrity.COVERS_PART and signature.modifications == "lta_updates"
+    assert timestamp.kind is SignatureKind.DOCUMENT_TIMESTAMP
+    assert timestamp.sub_filter == "ETSI.RFC3161"
+    assert timestamp.signer_common_name == sf.TSA_NAME
+    assert timestamp.signing_time_source == "timestamp token"
+    assert timestamp.integrity is Integrity.INTACT and timestamp.verifies
+    assert timestamp.trust is Trust.NOT_VALIDATED
+    assert anchored.trust is Trust.TRUSTED
+
+
+def test_byte_for_byte_copy_still_verifies_and_inspection_never_writes(
+    signed: Path, tmp_path: Path
+) -> None:
+    original_digest = sha256(signed)
+    kept = tmp_path / "rep1" / "data" / "da-ky.pdf"
+    kept.parent.mkdir(parents=True)
+    with open(signed, "rb") as source, open(kept, "wb") as target:
+        digest, size = copy_with_sha256(source, target)
+
+    info = only(inspect_signatures(kept))
+
+    assert digest == original_digest and size == signed.stat().st_size
+    assert kept.read_bytes() == signed.read_bytes()
+    assert info.integrity is Integrity.INTACT and info.verifies
+    assert sha256(kept) == sha256(signed) == original_digest
+
+
+def test_unsigned_pdf_has_no_signatures(workdir: Path) -> None:
+    assert inspect_signatures(fx.vietnamese_pdf(workdir / "khong-ky.pdf")) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_damaged_pdf_gives_an_error_result(damage: str, signed: Path, workdir: Path) -> None:
+    target = workdir / f"hong-{damage}.pdf"
+    if damage == "truncated":
+        sf.truncated(signed, target)
+    else:
+        fx.garbage_with_pdf_header(target)
+
+    info = only(inspect_signatures(target))
+
+    assert info.kind is SignatureKind.UNREADABLE
+    assert info.integrity is Integrity.UNKNOWN and not info.verifies
+    assert info.error and target.name in info.error
+    assert info.trust is Trust.NOT_VALIDATED
+
+
+def test_signature_whose_contents_are_not_cms_is_reported_per_field(
+    signed: Path, workdir: Path
+) -> None:
+    data = signed.read_bytes()
+    start = data.index(b"/Contents <") + len(b"/Contents <")
+    broken = workdir / "cms-hong.pdf"
+    broken.write_bytes(data[:start] + b"0" * 64 + data[start + 64 :])
+
+    info = only(inspect_signatures(broken))
+
+    assert info.field_name == sf.FIELD_NAME and info.kind is SignatureKind.SIGNATURE
+    assert info.error and sf.FIELD_NAME in info.error and broken.name in info.error
+    assert info.integrity is Integrity.UNKNOWN and not info.verifies
+
+
+def test_premis_values(signed: Path, pki: sf.TestPki) -> None:
+    info = only(inspect_signatures(signed))
+    values = to_premis(info)
+
+    assert values.signer == pki.signer.certificate.subject.rfc4514_string()
+    assert values.signature_method == "RSA-SHA256"
+    assert re.fullmatch(r"[0-9a-f]{64}", values.signature_value)
+    assert "SHA-256" in values.signature_encoding
+    assert "ETSI.CAdES.detached" in values.signature_validation_rules
+    assert "pyHanko" in values.signature_validation_rules
+    properties = "\n".join(values.signature_properties)
+    for expected in (
+        "integrity: intact",
+        "verifies: yes",
+        "trust: not trust-validated",
+        "revocation: not checked",
+        f"field: {sf.FIELD_NAME}",
+        "signingTime: ",
+        f"certificate[1]: {pki.ca.certificate.subject.rfc4514_string()}",
+    ):
+        assert expected in properties
+    assert not re.search(r"\bvalid\b", properties)  # never "valid" without anchors
+
+
+def test_signature_note_for_the_current_premis_writer(signed: Path) -> None:
+    note = signature_note(inspect_signatures(signed))
+
+    assert note is not None
+    assert note.signer == f"{sf.SIGNER_NAME} ({sf.SIGNER_ORGANIZATION})"
+    assert note.note and "toàn vẹn: intact" in note.note and "not trust-validated" in note.note
+    assert signature_note([]) is None

@@ -1,0 +1,258 @@
+"""Repair from a replica: a second filesystem store, or a second bucket, holding the same keys.
+
+A damaged or missing object is restored only from a replica copy proven to have the SHA-256
+recorded at ingest, checked again, and logged (audit trail and PREMIS ``replication`` event). On
+S3 with Object Lock the damaged version stays, locked, and the repair is a new version on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archive_service.config import Settings
+from archive_service.db.base import utcnow
+from archive_service.db.migrate import upgrade
+from archive_service.db.session import Database
+from archive_service.dossiers.models import PremisEventRecord, StoredObject
+from archive_service.integrity.fixity import FixityEngine
+from archive_service.integrity.fixity_models import FixityCheck
+from archive_service.integrity.fixity_report import fixity_report
+from archive_service.integrity.fixity_targets import FixityScope
+from archive_service.integrity.models import AuditEntry
+from archive_service.integrity.repair import open_replica_store, sync_replica
+from archive_service.storage.base import ObjectStore, Retention, RetentionMode
+from archive_service.storage.filesystem import FilesystemStore
+from archive_service.storage.ocfl import OcflRepository
+from archive_service.storage.s3 import S3Store
+from tests.conftest import S3_PARAMS
+from tests.integration.deposit_setup import make_settings
+from tests.integration.fixity_setup import (
+    CODES,
+    Damage,
+    archive_dossiers,
+    document_keys,
+    fresh_s3_store,
+    read_bytes,
+    stored_keys,
+)
+from tests.s3server.servers import BucketPool, S3Server
+
+LONG_AGO = timedelta(days=10_000)
+
+
+@dataclass
+class Replicated:
+    """An archive of ``CODES`` on ``primary`` with every object copied to ``replica``."""
+
+    settings: Settings
+    database: Database
+    repository: OcflRepository
+    replica: ObjectStore
+    damage: Damage
+
+    @property
+    def primary(self) -> ObjectStore:
+        return self.repository.store
+
+    def engine(self) -> FixityEngine:
+        return FixityEngine(self.database, self.repository, replica=self.replica)
+
+
+@pytest.fixture
+def database(sqlite_url: str) -> Iterator[Database]:
+    upgrade(sqlite_url)
+    database = Database(sqlite_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(params=["fs", *S3_PARAMS])
+def replicated(request: pytest.FixtureRequest, tmp_path: Path, database: Database) -> Replicated:
+    """Primary and replica: two directories, then two buckets of each S3 test server."""
+    client = None
+    if request.param == "fs":
+        primary: ObjectStore = FilesystemStore(tmp_path / "storage")
+        replica: ObjectStore = FilesystemStore(tmp_path / "replica")
+    else:
+        server = request.getfixturevalue("s3_servers")[request.param]
+        pool = request.getfixturevalue("s3_bucket_pools")[request.param]
+        primary, replica = fresh_s3_store(server, pool), fresh_s3_store(server, pool)
+        client = server.client()
+    settings = make_settings(tmp_path, database.url)
+    repository = OcflRepository(primary)
+    repository.initialize()
+    archive_dossiers(settings, database, repository, tmp_path / "sips")
+    synced = sync_replica(database, primary, replica)
+    assert (synced.copied, synced.present, synced.failed) == (len(stored_keys(database)), 0, ())
+    return Replicated(settings, database, repository, replica, Damage(primary, client))
+
+
+def check_rows(database: Database, run_id: int) -> dict[str, FixityCheck]:
+    with database.read_session() as session:
+        rows = session.scalars(select(FixityCheck).where(FixityCheck.run_id == run_id))
+        return {row.key: row for row in rows}
+
+
+def replication_events(database: Database) -> list[PremisEventRecord]:
+    with database.read_session() as session:
+        return list(
+            session.scalars(
+                select(PremisEventRecord).where(PremisEventRecord.event_type == "replication")
+            )
+        )
+
+
+def audit_actions(database: Database, prefix: str) -> list[AuditEntry]:
+    with database.read_session() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.action.startswith(prefix))))
+
+
+def test_each_kind_of_damage_is_repaired_from_the_replica(replicated: Replicated) -> None:
+    archive = replicated
+    keys = document_keys(archive.database, archive.repository, CODES[0])
+    originals = {key: read_bytes(archive.primary, key) for key in keys}
+    flipped, truncated, deleted, replaced = keys
+    archive.damage.flip_byte(flipped)
+    archive.damage.truncate(truncated)
+    archive.damage.delete(deleted)
+    archive.damage.replace(replaced, flipped)
+
+    outcome = archive.engine().run(FixityScope.everything(), requested_by="test")
+
+    assert outcome.status == "failed"  # damage was found (and repaired): auditors must know
+    checks = check_rows(archive.database, outcome.run_id)
+    damaged = {key: (c.outcome, c.repair) for key, c in checks.items() if c.outcome != "ok"}
+    assert damaged == {
+        flipped: ("mismatch", "repaired"),
+        truncated: ("mismatch", "repaired"),
+        deleted: ("missing", "repaired"),
+        replaced: ("mismatch", "repaired"),
+    }
+    assert {key: read_bytes(archive.primary, key) for key in keys} == originals
+    again = archive.engine().run(FixityScope.everything(), requested_by="test")
+    assert again.status == "passed"
+    with archive.database.read_session() as session:
+        assert set(session.scalars(select(StoredObject.last_outcome))) == {"ok"}
+        report = fixity_report(session, utcnow() - LONG_AGO, utcnow(), cycle_days=90)
+    assert (report.repairs_total, report.damaged_now) == (4, [])
+    events = replication_events(archive.database)
+    assert [e.outcome for e in events] == ["success"] * 4
+    assert all("bản sao" in (e.detail or "") for e in events)
+    repaired = audit_actions(archive.database, "fixity.repair")
+    assert sorted(entry.detail["key"] for entry in repaired) == sorted(keys)
+    assert {entry.action for entry in repaired} == {"fixity.repaired"}
+
+
+@pytest.mark.parametrize("server_name", [p.values[0] for p in S3_PARAMS])
+def test_on_object_lock_the_damaged_version_stays_and_the_repair_is_a_new_version(
+    tmp_path: Path,
+    database: Database,
+    s3_servers: dict[str, S3Server],
+    s3_bucket_pools: dict[str, BucketPool],
+    server_name: str,
+) -> None:
+    server, pool = s3_servers[server_name], s3_bucket_pools[server_name]
+    primary, replica = fresh_s3_store(server, pool), fresh_s3_store(server, pool)
+    repository = OcflRepository(primary)
+    repository.initialize()
+    archive_dossiers(
+        make_settings(tmp_path, database.url), database, repository, tmp_path / "s", CODES[:1]
+    )
+    sync_replica(database, primary, replica)
+    key = document_keys(database, repository, CODES[0])[0]
+    original = primary.stat(key)
+    lock = Retention(
+        RetentionMode.GOVERNANCE, (utcnow() + timedelta(days=1)).replace(microsecond=0)
+    )
+    primary.set_retention(key, lock, version_id=original.version_id)
+    Damage(primary, server.client()).flip_byte(key)
+
+    outcome = FixityEngine(database, repository, replica=replica).run(
+        FixityScope.everything(), requested_by="test"
+    )
+
+    check = check_rows(database, outcome.run_id)[key]
+    assert (check.outcome, check.repair) == ("mismatch", "repaired")
+    assert isinstance(primary, S3Store)
+    versions = [info.version_id for info in primary.list_versions(key) if info.key == key]
+    assert len(versions) == 3  # newest first: the repair, the damage, the locked original
+    newest = primary.stat(key)
+    assert versions[0] == newest.version_id != original.version_id
+    assert versions[-1] == original.version_id
+    assert primary.stat(key, version_id=original.version_id).retention == lock
+    assert read_bytes(primary, key) == read_bytes(replica, key)
+    with database.read_session() as session:
+        row = session.scalars(select(StoredObject).where(StoredObject.key == key)).one()
+    assert row.version_id == newest.version_id  # the reference now names the repaired version
+    assert (
+        FixityEngine(database, repository).run(FixityScope.everything(), requested_by="test").status
+        == "passed"
+    )  # the check reads the newest version
+
+
+def test_a_damaged_replica_copy_is_never_written_and_the_damage_stays(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    upgrade(url)
+    database = Database(url)
+    primary, replica = FilesystemStore(tmp_path / "storage"), FilesystemStore(tmp_path / "rep")
+    repository = OcflRepository(primary)
+    repository.initialize()
+    archive_dossiers(make_settings(tmp_path, url), database, repository, tmp_path / "s", CODES[:1])
+    sync_replica(database, primary, replica)
+    key = document_keys(database, repository, CODES[0])[1]
+    Damage(primary).flip_byte(key, offset=200)
+    Damage(replica).flip_byte(key, offset=300)
+    damaged_bytes = read_bytes(primary, key)
+
+    outcome = FixityEngine(database, repository, replica=replica).run(
+        FixityScope.dossier(CODES[0]), requested_by="test"
+    )
+
+    check = check_rows(database, outcome.run_id)[key]
+    assert (check.outcome, check.repair) == ("mismatch", "failed")
+    assert "bản sao" in (check.repair_detail or "")
+    assert read_bytes(primary, key) == damaged_bytes  # nothing was written
+    with database.read_session() as session:
+        report = fixity_report(session, utcnow() - LONG_AGO, utcnow(), cycle_days=90)
+    assert [d.key for d in report.damaged_now] == [key]
+    assert [e.outcome for e in replication_events(database)] == ["failure"]
+    assert [e.action for e in audit_actions(database, "fixity.repair")] == ["fixity.repair_failed"]
+    database.dispose()
+
+
+def test_a_locked_file_on_the_filesystem_is_not_overwritten(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    upgrade(url)
+    database = Database(url)
+    primary, replica = FilesystemStore(tmp_path / "storage"), FilesystemStore(tmp_path / "rep")
+    repository = OcflRepository(primary)
+    repository.initialize()
+    archive_dossiers(make_settings(tmp_path, url), database, repository, tmp_path / "s", CODES[:1])
+    sync_replica(database, primary, replica)
+    key = document_keys(database, repository, CODES[0])[0]
+    primary.set_retention(key, Retention(RetentionMode.COMPLIANCE, utcnow() + timedelta(days=1)))
+    Damage(primary).flip_byte(key)
+
+    outcome = FixityEngine(database, repository, replica=replica).run(
+        FixityScope.dossier(CODES[0]), requested_by="test"
+    )
+
+    check = check_rows(database, outcome.run_id)[key]
+    assert (check.outcome, check.repair) == ("mismatch", "failed")
+    assert "khóa" in (check.repair_detail or "")
+    database.dispose()
+
+
+def test_the_replica_comes_from_the_settings(tmp_path: Path) -> None:
+    without = Settings(data_dir=tmp_path)
+    assert open_replica_store(without) is None
+    replica = open_replica_store(
+        Settings(data_dir=tmp_path, replica_storage_url=(tmp_path / "replica").as_uri())
+    )
+    assert isinstance(replica, FilesystemStore) and replica.root == tmp_path / "replica"
