@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from archive_service import __version__
 from archive_service.db.cli import db_app
 from archive_service.formats.cli import doctor
+from archive_service.ingest.cli import worker
 from archive_service.ingest.client_cli import deposit
 from archive_service.integrity.audit_cli import audit_app
 from archive_service.integrity.fixity_cli import verify
@@ -44,6 +45,7 @@ app.add_typer(retention_app, name="retention")
 app.command("doctor")(doctor)
 app.command("deposit")(deposit)
 app.command("verify")(verify)
+app.command("worker")(worker)
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 

@@ -17,7 +17,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
@@ -32,6 +32,8 @@ CA_NAME = "CA thử nghiệm Lưu trữ điện tử"
 OTHER_CA_NAME = "CA khác không liên quan"
 TSA_NAME = "Máy chủ cấp dấu thời gian thử nghiệm"
 FIELD_NAME = "ChuKyLanhDao"
+#: Written into issued certificates as CRL and OCSP locations; ``.invalid`` never resolves.
+REVOCATION_URL = "http://revocation.archive-test.invalid"
 _VALIDITY = timedelta(days=3650)
 
 
@@ -125,6 +127,30 @@ def _certificate(
             critical=False,
         )
     )
+    if issuer is not None:  # revocation endpoints that must never be contacted (no network)
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        [x509.UniformResourceIdentifier(REVOCATION_URL + "/ca.crl")],
+                        None,
+                        None,
+                        None,
+                    )
+                ]
+            ),
+            critical=False,
+        ).add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP,
+                        x509.UniformResourceIdentifier(REVOCATION_URL + "/ocsp"),
+                    )
+                ]
+            ),
+            critical=False,
+        )
     if time_stamping:
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True

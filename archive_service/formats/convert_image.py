@@ -14,6 +14,7 @@ The PDF then goes through the same pikepdf PDF/A-2b step as any PDF (``convert_p
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from archive_service.formats.convert_pdf import PdfaStep, RenditionError, make_p
 MINIMUM_DPI = 200
 IMG2PDF_DEFAULT_DPI = 96
 _DPI_TOLERANCE = 0.01
+
+logging.getLogger("img2pdf").setLevel(logging.ERROR)  # it logs every soft mask it makes
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def _check_resolution(pdf: pikepdf.Pdf, resolutions: tuple[float | None, ...]) -
             f"img2pdf tạo {len(pdf.pages)} trang cho ảnh có {len(resolutions)} khung hình"
         )
     for number, (page, dpi) in enumerate(zip(pdf.pages, resolutions, strict=True), start=1):
-        images = list(page.images.values())
+        images = list(page.get_images(recursive=False).values())
         if len(images) != 1:
             raise RenditionError(f"trang {number} không chứa đúng một ảnh")
         points = float(page.mediabox[2]) - float(page.mediabox[0])

@@ -11,6 +11,7 @@ LibreOffice PDF (page count, text).
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -33,6 +34,28 @@ EXPORT_FILTERS = {
     "odp": "impress_pdf_Export",
 }
 
+#: Export filter → (library of the LibreOffice module that opens such documents, module, package).
+_MODULES = {
+    "writer_pdf_Export": ("libswlo.so", "LibreOffice Writer", "libreoffice-writer-nogui"),
+    "calc_pdf_Export": ("libsclo.so", "LibreOffice Calc", "libreoffice-calc-nogui"),
+    "impress_pdf_Export": ("libsdlo.so", "LibreOffice Impress", "libreoffice-impress-nogui"),
+}
+
+
+def missing_module(executable: str, export_filter: str) -> str | None:
+    """Why LibreOffice cannot open such documents (its module is not installed), else None.
+
+    Debian installs Writer, Calc and Impress as separate packages; without the module,
+    ``soffice`` only says "source file could not be loaded".
+    """
+    library, module, package = _MODULES[export_filter]
+    program = Path(os.path.realpath(executable)).parent
+    if not program.is_dir() or not any(program.glob("lib*lo.so")):
+        return None  # not a layout we know: let LibreOffice itself say what is wrong
+    if (program / library).exists():
+        return None
+    return f"{module} chưa được cài đặt (gói Debian {package})"
+
 
 def convert_office(
     source: Path, format_key: str, scratch: Path, executable: str, timeout: float = DEFAULT_TIMEOUT
@@ -41,6 +64,9 @@ def convert_office(
     export_filter = EXPORT_FILTERS.get(format_key)
     if export_filter is None:
         raise RenditionError(f"LibreOffice không được dùng cho định dạng {format_key}")
+    missing = missing_module(executable, export_filter)
+    if missing:
+        raise RenditionError(missing)
     inbox, outbox, profile = scratch / "office-in", scratch / "office-out", scratch / "profile"
     for folder in (inbox, outbox, profile):
         folder.mkdir()

@@ -181,7 +181,9 @@ class _Scrubber:
     def run(self) -> list[str]:
         """Every finding (or removal), once each, in the order met."""
         root = self.pdf.Root
-        self._drop(root, "/OpenAction", "hành động khi mở tệp (OpenAction)")
+        kind = _forbidden(root.get("/OpenAction"))
+        opening = f"hành động {kind} khi mở tệp" if kind else "hành động khi mở tệp"
+        self._drop(root, "/OpenAction", f"{opening} (OpenAction)")
         self._drop(root, "/NeedsRendering", "khoá NeedsRendering của catalog")
         self._drop(root, "/Perms", "quyền chữ ký (Perms) của catalog")
         self._drop(root, "/AF", "tệp liên kết (AF) của catalog")

@@ -2,11 +2,12 @@
 
 Paths, by what identification found in the content:
 
-- PDF already valid PDF/A-2 (level B, or A/U which include it) → ``not-needed``.
-- PDF with embedded fonts (PDF/A-1b included: it becomes a lossless 2b rendition, since the
-  archive's renditions are all PDF/A-2b) → pikepdf, the page content untouched.
-- PDF whose fonts are not embedded → Ghostscript only when a usable one (≥ 10.03) is present,
-  else ``failed``: embedding fonts means re-rendering, which pikepdf does not do.
+- PDF claiming PDF/A-2 (level B, or A/U which include it) and valid → ``not-needed``.
+- Any other PDF (PDF/A-1b included: it becomes a lossless 2b rendition, since the archive's
+  renditions are all PDF/A-2b) → pikepdf, the page content untouched.
+- PDF whose fonts turn out not to be embedded (the pikepdf rendition fails ISO 19005-2
+  6.2.11.4.1) → Ghostscript only when a usable one (≥ 10.03) is present, else ``failed``:
+  embedding fonts means re-rendering the pages, which pikepdf does not do.
 - JPEG, PNG, GIF, TIFF (every frame a page) → img2pdf, then pikepdf.
 - Word processor, spreadsheet and presentation documents → LibreOffice headless, then pikepdf.
 - Plain text, CSV and HTML (open text formats), audio and video → ``not-needed``.
@@ -24,7 +25,7 @@ import functools
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
@@ -49,6 +50,7 @@ from archive_service.formats.identify import Identification
 from archive_service.formats.pdfa import PdfaReport, PdfaVerdict, validate_pdfa
 from archive_service.formats.tools import detect_tools
 from archive_service.formats.verify_rendition import (
+    RenditionCheck,
     SourceFacts,
     read_source_facts,
     verify_rendition,
@@ -192,7 +194,7 @@ class _Outcome:
     pdfa_report: PdfaReport | None = None
     dpi: int | None = None
     warnings: tuple[str, ...] = ()
-    changes: tuple[str, ...] = field(default=())
+    changes: tuple[str, ...] = ()
 
     def result(
         self, status: RenditionStatus, reason: str | None, output: Path | None = None
@@ -225,8 +227,10 @@ def make_rendition(
 ) -> RenditionResult:
     """Make, verify and keep (in ``work_dir``) the PDF/A-2b rendition of one document.
 
-    ``output_name`` defaults to the source's stem with ``.pdf``; the source itself is never
-    written to. ``tools`` defaults to what is installed here.
+    ``output_name`` defaults to the source's stem with ``.pdf`` (``-pdfa.pdf`` when that is the
+    source itself, which is never written to); a file of that name already in ``work_dir`` is
+    replaced, so give each document a folder of its own or a name. ``tools`` defaults to what
+    is installed here.
     """
     outcome = _Outcome(identification.file_name, time.perf_counter())
     source, folder = Path(source_path), Path(work_dir)
@@ -238,12 +242,42 @@ def make_rendition(
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".rendition-") as scratch:
         try:
-            draft = _convert(source, identification, Path(scratch), tools, outcome)
-            if draft is None:
-                return outcome.result(RenditionStatus.NOT_NEEDED, _already_pdfa(outcome))
-            return _verify_and_keep(draft, target, tools, outcome)
+            return _render(source, identification, Path(scratch), target, tools, outcome)
         except RenditionError as error:
             return outcome.result(RenditionStatus.FAILED, _reason(identification, error.reason))
+
+
+def _render(
+    source: Path,
+    identification: Identification,
+    scratch: Path,
+    target: Path,
+    tools: RenditionTools,
+    outcome: _Outcome,
+) -> RenditionResult:
+    """Convert, verify, and fall back to Ghostscript for a PDF whose fonts are not embedded."""
+    if identification.format_key == "pdf" and _claims_pdfa_2(identification):
+        outcome.path = ConversionPath.PDF
+        report = validate_pdfa(
+            source,
+            _flavour_to_check(identification),
+            file_name=identification.file_name,
+            use_verapdf=tools.use_verapdf,
+        )
+        if _is_pdfa_2(report):
+            outcome.pdfa_report = report
+            return outcome.result(RenditionStatus.NOT_NEEDED, _already_pdfa(report))
+    draft = _convert(source, identification, scratch, tools, outcome)
+    check = _verify(draft, target, tools, outcome)
+    unembedded = _unembedded_fonts(draft, check)
+    if unembedded:
+        draft = _ghostscript_draft(source, draft.source, scratch, tools, outcome, unembedded)
+        check = _verify(draft, target, tools, outcome)
+    if not check.ok:
+        reason = "bản chuyển đổi bị huỷ vì không qua kiểm tra: " + "; ".join(check.problems)
+        return outcome.result(RenditionStatus.FAILED, f"Tệp {outcome.file_name}: {reason}")
+    os.replace(draft.pdf, target)
+    return outcome.result(RenditionStatus.CREATED, None, target)
 
 
 def _target(source: Path, folder: Path, output_name: str | None) -> Path:
@@ -292,11 +326,11 @@ def _convert(
     scratch: Path,
     tools: RenditionTools,
     outcome: _Outcome,
-) -> _Draft | None:
-    """The unverified rendition in ``scratch``; None when the PDF needs none."""
+) -> _Draft:
+    """The unverified rendition in ``scratch``, by the path the format calls for."""
     key = identification.format_key
     if key == "pdf":
-        return _pdf_draft(source, identification, scratch, tools, outcome)
+        return _pdf_draft(source, scratch, outcome)
     if key in IMAGE_FORMATS:
         outcome.path = ConversionPath.IMAGE
         outcome.agents = (_python_agent("img2pdf"), _python_agent("pikepdf"))
@@ -313,42 +347,44 @@ def _convert(
     return _office_draft(source, key, scratch, tools, outcome)
 
 
-def _pdf_draft(
+def _pdf_draft(source: Path, scratch: Path, outcome: _Outcome) -> _Draft:
+    outcome.path = ConversionPath.PDF
+    outcome.agents = (_python_agent("pikepdf"),)
+    facts = read_source_facts(source)
+    outcome.input_pages = facts.pages
+    output = scratch / "rendition.pdf"
+    return _Draft(output, facts, outcome.path, outcome.agents, convert_pdf(source, output))
+
+
+def _unembedded_fonts(draft: _Draft, check: RenditionCheck) -> list[str]:
+    """Messages of the failed font-embedding rule, when the lossless PDF path met it."""
+    if draft.path is not ConversionPath.PDF or check.pdfa_report is None:
+        return []
+    rules = check.pdfa_report.failed_rules
+    return list(dict.fromkeys(r.message for r in rules if r.clause == FONT_EMBEDDING_CLAUSE))
+
+
+def _ghostscript_draft(
     source: Path,
-    identification: Identification,
+    facts: SourceFacts,
     scratch: Path,
     tools: RenditionTools,
     outcome: _Outcome,
-) -> _Draft | None:
-    outcome.path = ConversionPath.PDF
-    report = validate_pdfa(
-        source,
-        _flavour_to_check(identification),
-        file_name=identification.file_name,
-        use_verapdf=tools.use_verapdf,
-    )
-    if _is_pdfa_2(report):
-        outcome.pdfa_report = report
-        return None
-    facts = read_source_facts(source)
-    outcome.input_pages = facts.pages
-    unembedded = [rule for rule in report.failed_rules if rule.clause == FONT_EMBEDDING_CLAUSE]
-    output = scratch / "rendition.pdf"
-    if not unembedded:
-        outcome.agents = (_python_agent("pikepdf"),)
-        return _Draft(output, facts, outcome.path, outcome.agents, convert_pdf(source, output))
+    unembedded: list[str],
+) -> _Draft:
+    """Re-render with a usable Ghostscript; without one, fail with the fonts named."""
     if tools.ghostscript is None:
-        fonts = "; ".join(dict.fromkeys(rule.message for rule in unembedded[:3]))
         raise RenditionError(
-            f"phông chữ không được nhúng ({fonts}); nhúng phông phải dựng lại trang, việc chỉ "
-            "Ghostscript ≥ 10.03 làm được mà không hỏng chữ tiếng Việt — máy này không có"
+            f"phông chữ không được nhúng ({'; '.join(unembedded[:3])}); nhúng phông phải dựng "
+            "lại trang, việc chỉ Ghostscript ≥ 10.03 làm được mà không hỏng chữ tiếng Việt — "
+            "máy này không có"
         )
     outcome.path = ConversionPath.PDF_GHOSTSCRIPT
     outcome.agents = (
         ToolAgent("Ghostscript", tools.ghostscript.version),
         _python_agent("pikepdf"),
     )
-    rendered = scratch / "ghostscript.pdf"
+    rendered, output = scratch / "ghostscript.pdf", scratch / "ghostscript-rendition.pdf"
     ghostscript_to_pdf(source, rendered, tools.ghostscript.executable, tools.ghostscript_timeout)
     with open_strict(rendered) as pdf:
         step = make_pdfa_2b(pdf, output)
@@ -376,9 +412,9 @@ def _office_draft(
     return _Draft(output, facts, outcome.path, outcome.agents, step)
 
 
-def _verify_and_keep(
+def _verify(
     draft: _Draft, target: Path, tools: RenditionTools, outcome: _Outcome
-) -> RenditionResult:
+) -> RenditionCheck:
     check = verify_rendition(
         draft.pdf, draft.source, file_name=target.name, use_verapdf=tools.use_verapdf
     )
@@ -388,11 +424,13 @@ def _verify_and_keep(
     outcome.pdfa_report = check.pdfa_report
     outcome.warnings = draft.warnings
     outcome.changes = draft.step.changes
-    if not check.ok:
-        reason = "bản chuyển đổi bị huỷ vì không qua kiểm tra: " + "; ".join(check.problems)
-        return outcome.result(RenditionStatus.FAILED, f"Tệp {outcome.file_name}: {reason}")
-    os.replace(draft.pdf, target)
-    return outcome.result(RenditionStatus.CREATED, None, target)
+    return check
+
+
+def _claims_pdfa_2(identification: Identification) -> bool:
+    """Identification read a PDF/A-2 claim (any level) in the XMP."""
+    claimed = identification.format_version or ""
+    return identification.format_name == "PDF/A" and claimed[:1] == "2"
 
 
 def _flavour_to_check(identification: Identification) -> str:
@@ -409,9 +447,7 @@ def _is_pdfa_2(report: PdfaReport) -> bool:
     )
 
 
-def _already_pdfa(outcome: _Outcome) -> str:
-    report = outcome.pdfa_report
-    assert report is not None
+def _already_pdfa(report: PdfaReport) -> str:
     return f"{report.summary_vi()}: đã là PDF/A-2, không cần bản chuyển đổi"
 
 

@@ -51,7 +51,7 @@ NO_ANCHORS = "chưa cấu hình chứng thư gốc tin cậy: không kiểm tra 
 #: A signer certificate must allow one of these (Vietnamese CAs set both).
 SIGNER_KEY_USAGE = frozenset({"non_repudiation", "digital_signature"})
 _DOCUMENT_TIMESTAMP = "/DocTimeStamp"
-_COVERAGE_NAMES = {
+_COVERAGE_NAMES: dict[SignatureCoverageLevel | None, str] = {
     SignatureCoverageLevel.ENTIRE_FILE: "entire file",
     SignatureCoverageLevel.ENTIRE_REVISION: "entire revision",
     SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START: "contiguous block from start",
@@ -174,9 +174,7 @@ def load_trust_anchors(paths: Iterable[Path]) -> list[asn1_x509.Certificate]:
             raise TrustAnchorError(
                 f"Không đọc được chứng thư gốc tin cậy '{path}': {problem}"
             ) from problem
-        anchors.extend(
-            asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER)) for cert in found
-        )
+        anchors.extend(_asn1(cert) for cert in found)
     return anchors
 
 
@@ -274,17 +272,10 @@ def _inspect_readable(
 ) -> SignatureInfo:
     signer = _certificate(embedded.signer_cert)
     signing_time, time_source = _signing_time(embedded, kind)
-    if anchors:
-        digest_ok, signature_ok, coverage, diff, trust, reason, path = _validate_trust(
-            embedded, kind, anchors
-        )
-    else:
-        embedded.compute_integrity_info()
-        summary = embedded.summarise_integrity_info()
-        coverage, diff = summary["coverage"], summary["diff_result"]
-        digest_ok, signature_ok = _verify_cryptographically(embedded, kind)
-        trust, reason, path = Trust.NOT_VALIDATED, NO_ANCHORS, None
-    modifications = ModificationInfo(coverage=coverage, diff_result=diff).modification_level
+    checked = _validate_trust(embedded, kind, anchors) if anchors else _verify(embedded, kind)
+    modifications = ModificationInfo(
+        coverage=checked.coverage, diff_result=checked.diff_result
+    ).modification_level
     return SignatureInfo(
         file_name=name,
         field_name=field_name,
@@ -295,15 +286,15 @@ def _inspect_readable(
         signer_subject=signer.subject.rfc4514_string(),
         signing_time=signing_time,
         signing_time_source=time_source,
-        integrity=_integrity(digest_ok, coverage),
-        coverage=_COVERAGE_NAMES.get(coverage),
+        integrity=_integrity(checked.digest_ok, checked.coverage),
+        coverage=_COVERAGE_NAMES.get(checked.coverage),
         modifications=modifications.name.lower() if modifications is not None else None,
-        verifies=digest_ok and signature_ok,
+        verifies=checked.digest_ok and checked.signature_ok,
         digest_algorithm=embedded.md_algorithm,
         signature_method=_signature_method(embedded),
-        chain_subjects=_chain_subjects(embedded, path),
-        trust=trust,
-        trust_reason=reason,
+        chain_subjects=_chain_subjects(embedded, checked.validation_path),
+        trust=checked.trust,
+        trust_reason=checked.trust_reason,
         contents_sha256=hashlib.sha256(embedded.pkcs7_content).hexdigest(),
     )
 
@@ -316,28 +307,50 @@ def _integrity(digest_ok: bool, coverage: SignatureCoverageLevel | None) -> Inte
     return Integrity.COVERS_PART
 
 
-def _verify_cryptographically(
-    embedded: EmbeddedPdfSignature, kind: SignatureKind
-) -> tuple[bool, bool]:
-    """(signed digest matches the byte range, signature value verifies) — no trust involved."""
-    signer_info = embedded.signer_info
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks of one signature found (pyHanko's types for coverage, diff, path)."""
+
+    digest_ok: bool  # the signed digest matches the signed byte range
+    signature_ok: bool  # the signature value verifies with the signer's key
+    coverage: SignatureCoverageLevel | None
+    diff_result: Any
+    trust: Trust
+    trust_reason: str | None
+    validation_path: Any = None
+
+
+def _verify(embedded: EmbeddedPdfSignature, kind: SignatureKind) -> _Checked:
+    """Coverage and cryptographic verification only — no trust validation at all."""
+    embedded.compute_integrity_info()
+    summary = embedded.summarise_integrity_info()
+    signer_info, certificate = embedded.signer_info, embedded.signer_cert
     if kind is SignatureKind.SIGNATURE:
-        return validate_sig_integrity(
-            signer_info, embedded.signer_cert, "data", embedded.compute_digest()
+        digest_ok, signature_ok = validate_sig_integrity(
+            signer_info, certificate, "data", embedded.compute_digest()
         )
-    token = embedded.signed_data["encap_content_info"]["content"]
-    token_digest = hashlib.new(embedded.md_algorithm, bytes(token)).digest()
-    intact, valid = validate_sig_integrity(
-        signer_info, embedded.signer_cert, "tst_info", token_digest
+    else:  # a timestamp token signs its TSTInfo, whose imprint is the byte range digest
+        token = embedded.signed_data["encap_content_info"]["content"]
+        token_digest = hashlib.new(embedded.md_algorithm, bytes(token)).digest()
+        token_ok, signature_ok = validate_sig_integrity(
+            signer_info, certificate, "tst_info", token_digest
+        )
+        imprint = token.parsed["message_imprint"]
+        expected = embedded.compute_digest(imprint["hash_algorithm"]["algorithm"].native)
+        digest_ok = token_ok and expected == imprint["hashed_message"].native
+    return _Checked(
+        digest_ok=digest_ok,
+        signature_ok=signature_ok,
+        coverage=summary["coverage"],
+        diff_result=summary["diff_result"],
+        trust=Trust.NOT_VALIDATED,
+        trust_reason=NO_ANCHORS,
     )
-    imprint = token.parsed["message_imprint"]
-    expected = embedded.compute_digest(imprint["hash_algorithm"]["algorithm"].native)
-    return intact and expected == imprint["hashed_message"].native, valid
 
 
 def _validate_trust(
     embedded: EmbeddedPdfSignature, kind: SignatureKind, anchors: list[asn1_x509.Certificate]
-) -> tuple[bool, bool, Any, Any, Trust, str | None, Any]:
+) -> _Checked:
     """pyHanko's full validation against ``anchors``; no fetching, revocation not required."""
     context = ValidationContext(
         trust_roots=anchors, allow_fetching=False, revocation_mode="soft-fail"
@@ -351,16 +364,14 @@ def _validate_trust(
         )
     else:
         status = validate_pdf_timestamp(embedded, validation_context=context)
-    trust = Trust.TRUSTED if status.trusted else Trust.UNTRUSTED
-    reason = None if status.trusted else _trust_reason(status)
-    return (
-        status.intact,
-        status.valid,
-        status.coverage,
-        status.diff_result,
-        trust,
-        reason,
-        status.validation_path,
+    return _Checked(
+        digest_ok=status.intact,
+        signature_ok=status.valid,
+        coverage=status.coverage,
+        diff_result=status.diff_result,
+        trust=Trust.TRUSTED if status.trusted else Trust.UNTRUSTED,
+        trust_reason=None if status.trusted else _trust_reason(status),
+        validation_path=status.validation_path,
     )
 
 

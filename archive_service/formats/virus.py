@@ -14,6 +14,7 @@ import re
 import socket
 import struct
 import subprocess
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -50,6 +51,7 @@ class ScanResult:
     status: ScanStatus
     signature: str | None = None
     engine: str | None = None
+    tool: str | None = None
     engine_version: str | None = None
     database_version: str | None = None
     signature_count: int | None = None
@@ -67,10 +69,10 @@ class ScanResult:
         """What is known of the signature database: version and/or signature count."""
         parts = []
         if self.database_version:
-            parts.append(f"version {self.database_version}")
+            parts.append(f"phiên bản {self.database_version}")
         if self.signature_count is not None:
-            parts.append(f"{self.signature_count} signatures")
-        return ", ".join(parts) or "unknown"
+            parts.append(f"{self.signature_count} chữ ký")
+        return ", ".join(parts) or "không rõ"
 
     def problem_message(self, name_in_package: str) -> str | None:
         """Why this file stops the deposit, in Vietnamese; ``None`` when it does not."""
@@ -84,6 +86,39 @@ class ScanResult:
         return None
 
 
+@dataclass(frozen=True)
+class VirusCheckEvent:
+    """What the PREMIS ``virus check`` event of one file says."""
+
+    outcome: str
+    detail: str
+    outcome_detail: str
+    agent_name: str | None
+    agent_version: str | None
+
+
+def premis_event(result: ScanResult) -> VirusCheckEvent:
+    """Outcome ``success`` (clean), ``failure`` (infected or error) or ``not performed``; the
+    detail names the engine, how it was run and its signature database."""
+    if result.status is ScanStatus.NOT_PERFORMED:
+        outcome = "not performed"
+    else:
+        outcome = "success" if result.status is ScanStatus.CLEAN else "failure"
+    if result.engine is None:
+        detail = "không quét virus"
+    else:
+        detail = f"{result.agent} ({result.tool}), cơ sở dữ liệu chữ ký: {result.database}"
+    found = f": {result.signature}" if result.signature else ""
+    extra = f" — {result.detail}" if result.detail else ""
+    return VirusCheckEvent(
+        outcome=outcome,
+        detail=detail,
+        outcome_detail=f"{result.status}{found}{extra}",
+        agent_name=f"{result.engine} ({result.tool})" if result.engine else None,
+        agent_version=result.engine_version,
+    )
+
+
 class VirusScanner(Protocol):
     """Scans files; ``scan_many`` lets a scanner load its database once for many files."""
 
@@ -92,11 +127,11 @@ class VirusScanner(Protocol):
     def scan_many(self, paths: Sequence[Path]) -> list[ScanResult]: ...
 
 
-class _OneByOne:
+class _OneByOne(ABC):
     """``scan_many`` as a loop over ``scan``."""
 
-    def scan(self, path: Path) -> ScanResult:
-        raise NotImplementedError
+    @abstractmethod
+    def scan(self, path: Path) -> ScanResult: ...
 
     def scan_many(self, paths: Sequence[Path]) -> list[ScanResult]:
         return [self.scan(path) for path in paths]
@@ -178,7 +213,7 @@ class ClamscanScanner:
             *map(str, paths),
         ]
         timeout = self.timeout * len(paths)
-        base = ScanResult("", ScanStatus.ERROR, engine=ENGINE)
+        base = ScanResult("", ScanStatus.ERROR, engine=ENGINE, tool="clamscan")
         try:
             finished = subprocess.run(
                 command, capture_output=True, timeout=timeout, check=False, stdin=DEVNULL
@@ -235,6 +270,7 @@ class ClamscanScanner:
             path.name,
             ScanStatus.NOT_PERFORMED,
             engine=ENGINE,
+            tool="clamscan",
             detail=f"tệp lớn hơn giới hạn quét của ClamAV ({self.max_bytes} byte)",
         )
 
@@ -272,7 +308,7 @@ class ClamdScanner(_OneByOne):
         self.timeout = timeout
 
     def scan(self, path: Path) -> ScanResult:
-        base = ScanResult(Path(path).name, ScanStatus.ERROR, engine=ENGINE)
+        base = ScanResult(Path(path).name, ScanStatus.ERROR, engine=ENGINE, tool="clamd")
         try:
             engine_version, database_version = parse_version_line(self._command(b"zVERSION\0"))
             base = replace(base, engine_version=engine_version, database_version=database_version)

@@ -258,7 +258,7 @@ class _Execution:
         if self.store_down is not None:
             result = _not_read(reference, self.store_down)
         else:
-            result = check_object(self.engine.store, reference, expected, pace=self.pace)
+            result = check_object(self.engine.store, reference, expected, pace=self.paced)
             if result.outcome is CheckOutcome.ERROR:
                 self.store_down = store_unreachable(self.engine.store)
         repair = None
@@ -279,6 +279,12 @@ class _Execution:
             root = self.engine.repository.object_root(group.ocfl_object_id)
             return InventoryDigests(root, None, f"kho không truy cập được: {self.store_down}")
         return InventoryDigests.load(self.engine.repository, group.ocfl_object_id)
+
+    def paced(self, count: int) -> None:
+        """Called after every buffer read: the caller's pace, and the run's heartbeat."""
+        if self.pace is not None:
+            self.pace(count)
+        self._beat()
 
     def _beat(self) -> None:
         if time.monotonic() - self._heartbeat < HEARTBEAT_SECONDS:

@@ -53,6 +53,7 @@ def verify(
         _unusable(str(exc))
     try:
         detail = _run(service, scope, ByteBudget(rate))
+        _print_summary(detail)
         if report is not None:
             _write_report(service, detail, report)
     except FixityError as exc:
@@ -60,7 +61,6 @@ def verify(
     finally:
         service.close()
         service.database.dispose()
-    _print_summary(detail)
     raise typer.Exit(EXIT_PASSED if detail.status == "passed" else EXIT_FAILED)
 
 

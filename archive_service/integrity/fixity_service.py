@@ -108,15 +108,10 @@ class FixityService:
                 self._dispatcher = make_run_dispatcher(self.settings, self)
             return self._dispatcher
 
-    def verify_dossier(
-        self, dossier_code: str, *, actor: str, on_check: OnCheck | None = None
-    ) -> RunDetail:
-        """Check every object of a dossier now; the run with every check."""
-        self._require_scope(FixityScope.dossier(dossier_code))
-        outcome = self.engine.run(
-            FixityScope.dossier(dossier_code), requested_by=actor, on_check=on_check
-        )
-        return self.get_run(outcome.run_id)
+    def verify_dossier(self, dossier_code: str, *, actor: str) -> RunDetail:
+        """Check every object of a dossier now; the run with every one of its checks."""
+        outcome = self.run(FixityScope.dossier(dossier_code), actor=actor)
+        return self.get_run(outcome.run_id, limit=None)
 
     def run(
         self,
@@ -157,9 +152,10 @@ class FixityService:
         run_id: int,
         shown: ChecksShown = ChecksShown.ALL,
         *,
-        limit: int = 1000,
+        limit: int | None = 1000,
         offset: int = 0,
     ) -> RunDetail:
+        """A run with the checks ``shown`` (``limit`` ``None``: all of them)."""
         with self.database.read_session() as session:
             run = session.get(FixityRun, run_id)
             if run is None:

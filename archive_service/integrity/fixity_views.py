@@ -94,7 +94,7 @@ def run_detail(
     run: FixityRun,
     shown: ChecksShown = ChecksShown.ALL,
     *,
-    limit: int = CHECK_PAGE,
+    limit: int | None = CHECK_PAGE,
     offset: int = 0,
 ) -> RunDetail:
     """The run with the checks ``shown`` (in key order, paged)."""

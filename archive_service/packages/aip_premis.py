@@ -63,7 +63,12 @@ def creation_event(
 ) -> PremisEvent:
     """``information package creation``: the AIP ``object_id``, made from the SIP."""
     return PremisEvent(
-        identifier=str(ids.uuid(f"event:{EventType.INFORMATION_PACKAGE_CREATION}")),
+        identifier=str(
+            ids.uuid(
+                f"event:{EventType.INFORMATION_PACKAGE_CREATION}:{sip_object_id}:"
+                f"{created.isoformat()}"
+            )
+        ),
         event_type=EventType.INFORMATION_PACKAGE_CREATION,
         date_time=created,
         detail=f"Tạo gói lưu trữ AIP {object_id} từ gói nộp lưu SIP {sip_object_id}",

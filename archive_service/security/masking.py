@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-#: A run of 9–12 digits that is not part of a longer run of digits.
-IDENTITY_NUMBER = re.compile(r"(?<!\d)\d{9,12}(?!\d)")
+#: A run of 9–12 digits standing alone: digits touching letters, "-" or "_" belong to a hash,
+#: a UUID or a key, not to an identity number.
+IDENTITY_NUMBER = re.compile(r"(?<![0-9A-Za-z_-])\d{9,12}(?![0-9A-Za-z_-])")
 #: An API key of this service, or any bearer token.
 SECRET = re.compile(r"\bak_[A-Za-z0-9_-]{8,}|(?i:\bbearer\s+)[^\s\"',;]+")
 

@@ -8,6 +8,7 @@ answering mid-run gives ``error`` outcomes and a failed run, never a pass.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import subprocess
@@ -20,19 +21,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from archive_service.config import Settings
 from archive_service.db.base import utcnow
 from archive_service.db.migrate import upgrade
 from archive_service.db.session import Database
-from archive_service.dossiers.models import PremisEventRecord, StoredObject
+from archive_service.dossiers.models import Dossier, PremisEventRecord, StoredObject
 from archive_service.integrity.fixity import FixityEngine, close_stale_runs
 from archive_service.integrity.fixity_check import CheckResult
 from archive_service.integrity.fixity_models import FixityCheck, FixityRun
+from archive_service.integrity.fixity_record import FIXITY_AGENT, pending_aip_events
 from archive_service.integrity.fixity_report import fixity_report
 from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.scheduler import FixityScheduler, due_objects, run_due
+from archive_service.packages.premis import event_element, premis_qname, read_events
 from archive_service.storage.base import ObjectStore
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import OcflRepository
@@ -45,6 +49,7 @@ from tests.integration.fixity_setup import (
     archive_dossiers,
     document_keys,
     fresh_s3_store,
+    read_bytes,
     relayed,
     stored_keys,
 )
@@ -162,6 +167,28 @@ def test_an_intact_archive_passes_and_every_check_is_recorded(archived_fs: Archi
     assert f"{len(keys) // 2} khớp" in fixity_events[0].detail
 
 
+def test_fixity_events_are_kept_for_the_next_aip_version(archived_fs: Archived) -> None:
+    archive = archived_fs
+    archive.engine().run(FixityScope.dossier(CODES[0]), requested_by="test")
+
+    with archive.database.read_session() as session:
+        dossier_id = session.scalars(
+            select(Dossier.id).where(Dossier.dossier_code == CODES[0])
+        ).one()
+        pending = pending_aip_events(session, dossier_id)
+
+    assert [(e.event_type, e.outcome) for e in pending] == [("fixity check", "success")]
+    premis = etree.Element(premis_qname("premis"))
+    premis.append(event_element(pending[0]))
+    written = next(read_events(premis))
+    assert (written.identifier, written.event_type, written.outcome) == (
+        pending[0].identifier,
+        "fixity check",
+        "success",
+    )
+    assert written.agents[0].identifier == FIXITY_AGENT
+
+
 # --- each kind of damage, found by the scheduler --------------------------------------------------
 
 
@@ -228,6 +255,25 @@ def test_damage_stays_reported_until_someone_acts(archived_fs: Archived) -> None
     with archive.database.read_session() as session:
         report = fixity_report(session, utcnow() - LONG_AGO, utcnow(), cycle_days=90)
     assert [d.key for d in report.damaged_now] == [damaged]
+
+
+def test_bytes_changed_with_the_database_value_are_still_caught_by_the_inventory(
+    archived_fs: Archived,
+) -> None:
+    archive = archived_fs
+    key = document_keys(archive.database, archive.repository, CODES[0])[0]
+    archive.damage.flip_byte(key)
+    altered = read_bytes(archive.store, key)
+    with archive.database.session() as session:  # the recorded value rewritten to match
+        row = session.scalars(select(StoredObject).where(StoredObject.key == key)).one()
+        row.sha256, row.size = hashlib.sha256(altered).hexdigest(), len(altered)
+
+    outcome = archive.engine().run(FixityScope.dossier(CODES[0]), requested_by="test")
+
+    check = checks_of(archive.database, outcome.run_id)[key]
+    assert (outcome.status, check.outcome) == ("failed", "mismatch")
+    assert check.actual_sha256 == check.expected_sha256 != check.inventory_sha256
+    assert "inventory OCFL" in (check.detail or "")
 
 
 # --- storage that stops answering -----------------------------------------------------------------

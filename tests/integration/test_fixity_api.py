@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from sqlalchemy import select
 
 from archive_service.integrity.fixity_api import start_fixity_background
 from archive_service.integrity.fixity_models import FixityRun
+from archive_service.integrity.fixity_service import TASK_FIXITY_TICK, FixityService
+from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.repair import sync_replica
 from archive_service.storage.filesystem import FilesystemStore
 from tests.conftest import S3_PARAMS
@@ -35,7 +38,9 @@ from tests.integration.api_client import (
     wait_for_final_status,
 )
 from tests.integration.fixity_setup import AGENCY, CODES, Damage, document_keys
+from tests.integration.worker_process import WorkerProcess, redis_database, settings_environment
 from tests.s3server.servers import BucketPool, S3Server
+from workers.celery_app import create_celery
 
 CODE = CODES[0]
 WAIT_SECONDS = 60.0
@@ -341,3 +346,60 @@ def test_archive_verify_refuses_what_it_cannot_check(embedded: InProcessArchive)
         assert done.returncode == 2, done.stdout + done.stderr
     assert "Không có hồ sơ" in unknown.stderr
     assert ".csv" in bad_report.stderr
+
+
+# --- with a broker: Celery workers run the checks ------------------------------------------------
+
+
+def test_with_a_broker_runs_and_ticks_are_celery_tasks(
+    embedded: InProcessArchive, tmp_path: Path
+) -> None:
+    with redis_database() as broker_url:
+        settings = embedded.settings.model_copy(update={"broker_url": broker_url})
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")},
+            **settings_environment(settings),
+            "PYTHONUNBUFFERED": "1",
+        }
+        log_path = tmp_path / "worker.log"
+        with log_path.open("wb") as log:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.celery_app",
+                    "worker",
+                    "-I",
+                    "workers.fixity_tasks",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                ],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = WorkerProcess(worker, log_path)
+        service = FixityService(settings, embedded.database, embedded.app.state.repository)
+        try:
+            process.wait_ready()
+            started = service.start_run(FixityScope.everything(), actor="test")
+            deadline = time.monotonic() + WAIT_SECONDS
+            while (run := service.get_run_view(started.id)).status == "running":
+                assert time.monotonic() < deadline, process.log()
+                time.sleep(0.05)
+            assert run.status == "passed" and run.objects_checked == run.objects_total > 0
+
+            celery = create_celery(settings)
+            celery.send_task(TASK_FIXITY_TICK)
+            celery.close()
+            while not [r for r in _runs(embedded) if r.scope == "scheduled"]:
+                assert time.monotonic() < deadline, process.log()
+                time.sleep(0.05)
+        finally:
+            service.close()
+            process.stop()

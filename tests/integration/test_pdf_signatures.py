@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,6 +99,26 @@ def test_signer_chaining_to_a_configured_anchor_is_trusted(signed: Path, pki: sf
     assert info.integrity is Integrity.INTACT and info.verifies
     assert info.revocation == "not checked"
     assert info.chain_subjects[-1] == pki.ca.certificate.subject.rfc4514_string()
+
+
+def test_trust_validation_never_reaches_for_the_network(
+    signed: Path, pki: sf.TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signer certificate names CRL and OCSP locations; none may be contacted."""
+    attempts: list[object] = []
+
+    def refuse(*arguments: object, **_: object) -> None:
+        attempts.append(arguments)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+
+    info = only(inspect_signatures(signed, trust_anchors=[pki.ca_file]))
+
+    assert attempts == []
+    assert info.trust is Trust.TRUSTED and info.revocation == "not checked"
 
 
 def test_anchor_given_as_der_file_works_too(signed: Path, pki: sf.TestPki, tmp_path: Path) -> None:
@@ -210,20 +231,24 @@ def test_unsigned_pdf_has_no_signatures(workdir: Path) -> None:
     assert inspect_signatures(fx.vietnamese_pdf(workdir / "khong-ky.pdf")) == []
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage"])
-def test_damaged_pdf_gives_an_error_result(damage: str, signed: Path, workdir: Path) -> None:
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "encrypted"])
+def test_unreadable_pdf_gives_an_error_result(damage: str, signed: Path, workdir: Path) -> None:
     target = workdir / f"hong-{damage}.pdf"
     if damage == "truncated":
         sf.truncated(signed, target)
-    else:
+    elif damage == "garbage":
         fx.garbage_with_pdf_header(target)
+    else:
+        fx.encrypted_pdf(target)
 
     info = only(inspect_signatures(target))
 
-    assert info.kind is SignatureKind.UNREADABLE
+    assert info.kind is SignatureKind.UNREADABLE and info.field_name is None
     assert info.integrity is Integrity.UNKNOWN and not info.verifies
     assert info.error and target.name in info.error
     assert info.trust is Trust.NOT_VALIDATED
+    if damage == "encrypted":
+        assert "mã hóa" in info.error
 
 
 def test_signature_whose_contents_are_not_cms_is_reported_per_field(

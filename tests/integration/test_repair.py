@@ -26,6 +26,7 @@ from archive_service.integrity.fixity_report import fixity_report
 from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.models import AuditEntry
 from archive_service.integrity.repair import open_replica_store, sync_replica
+from archive_service.integrity.scheduler import run_due
 from archive_service.storage.base import ObjectStore, Retention, RetentionMode
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import OcflRepository
@@ -123,8 +124,9 @@ def test_each_kind_of_damage_is_repaired_from_the_replica(replicated: Replicated
     archive.damage.delete(deleted)
     archive.damage.replace(replaced, flipped)
 
-    outcome = archive.engine().run(FixityScope.everything(), requested_by="test")
+    outcome = run_due(archive.engine(), archive.settings, now=utcnow() + LONG_AGO)
 
+    assert outcome is not None  # the scheduled run, every object due
     assert outcome.status == "failed"  # damage was found (and repaired): auditors must know
     checks = check_rows(archive.database, outcome.run_id)
     damaged = {key: (c.outcome, c.repair) for key, c in checks.items() if c.outcome != "ok"}

@@ -26,6 +26,7 @@ from archive_service.formats.virus import (
     ScanResult,
     ScanStatus,
     parse_version_line,
+    premis_event,
     scan,
     scanner_from_settings,
 )
@@ -77,6 +78,9 @@ def test_without_a_scanner_the_check_is_not_performed(files: dict[str, Path]) ->
     assert result.detail == NO_SCANNER == "no scanner configured"
     assert result.agent is None
     assert result.problem_message("eicar.txt") is None
+    event = premis_event(result)
+    assert (event.outcome, event.agent_name) == ("not performed", None)
+    assert "no scanner configured" in event.outcome_detail
 
 
 # --------------------------------------------------------------------------- clamscan
@@ -101,21 +105,35 @@ def test_clamscan_finds_eicar_and_passes_a_pdf(files: dict[str, Path], database:
         assert_clamav(result)
         assert result.signature_count == 1
         assert result.database_version is None  # a custom database has no version
-        assert result.database == "1 signatures"
+        assert result.database == "1 chữ ký"
 
 
 def test_infected_file_message_names_the_file_and_the_signature(
     files: dict[str, Path], database: Path
 ) -> None:
-    result = scan(
-        files["eicar"], Settings(virus_scanner="clamscan", clamav_database_dir=database)
-    )
+    result = scan(files["eicar"], Settings(virus_scanner="clamscan", clamav_database_dir=database))
 
     message = result.problem_message("representations/rep1/data/eicar.txt")
 
     assert result.status is ScanStatus.INFECTED
     assert message and "representations/rep1/data/eicar.txt" in message and FOUND in message
     assert "nhiễm mã độc" in message and "ClamAV" in message
+
+
+def test_premis_event_names_engine_version_and_database(
+    files: dict[str, Path], database: Path
+) -> None:
+    eicar, pdf = ClamscanScanner(database).scan_many([files["eicar"], files["pdf"]])
+
+    infected, clean = premis_event(eicar), premis_event(pdf)
+
+    assert (infected.outcome, clean.outcome) == ("failure", "success")
+    assert infected.outcome_detail == f"infected: {FOUND}"
+    assert clean.outcome_detail == "clean"
+    assert infected.agent_name == "ClamAV (clamscan)"
+    assert infected.agent_version == eicar.engine_version
+    assert f"ClamAV {eicar.engine_version} (clamscan)" in infected.detail
+    assert "1 chữ ký" in infected.detail
 
 
 @pytest.mark.parametrize("broken", ["missing database", "empty database", "missing program"])
@@ -223,6 +241,8 @@ def test_clamd_finds_eicar_and_passes_a_pdf(files: dict[str, Path], clamd_socket
     assert pdf.status is ScanStatus.CLEAN
     for result in (eicar, pdf, container):
         assert_clamav(result)
+        assert result.tool == "clamd"
+    assert premis_event(eicar).agent_name == "ClamAV (clamd)"
 
 
 def test_clamd_stream_limit_is_an_error_not_clean(

@@ -164,3 +164,16 @@ def test_plain_log_lines_are_masked(
     assert CCCD not in err
     with pytest.raises(json.JSONDecodeError):
         json.loads(err.splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "ab123456789012cd",  # inside a hex digest
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "uuid-2F1D0000-0000-4000-8000-123456789012",  # last UUID group all digits
+        "deposit_123456789012",
+    ],
+)
+def test_checksums_and_identifiers_are_not_mistaken_for_identity_numbers(identifier: str) -> None:
+    assert mask_text(f"sha256 {identifier} ok") == f"sha256 {identifier} ok"
