@@ -279,8 +279,10 @@ def _actions(
         if budget[0] <= 0:
             findings.not_checked.append("hành động: tệp quá nhiều đối tượng, chỉ duyệt một phần")
             return
-        if isinstance(obj, pikepdf.Stream):
-            continue
+        if isinstance(obj, pikepdf.Stream) or not isinstance(
+            obj, pikepdf.Dictionary | pikepdf.Array
+        ):
+            continue  # streams, and indirect numbers or names (e.g. a /Length object)
         where = f"đối tượng {obj.objgen[0]}"
         yield from _actions_in(obj, where, budget, depth=0)
 
