@@ -8,6 +8,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from pydantic import BaseModel
@@ -99,6 +100,9 @@ def config_show() -> None:
     settings = get_settings()
     shown = settings.model_dump(mode="json")
     shown["effective_storage_url"] = settings.effective_storage_url()
+    shown["effective_database_url"] = settings.effective_database_url()
+    for name in ("database_url", "effective_database_url", "broker_url"):
+        shown[name] = _without_password(shown[name])
     typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
 
 
@@ -205,6 +209,17 @@ def aip_show(
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2, default=_json_value))
     else:
         typer.echo(_describe_aip(summary))
+
+
+def _without_password(url: str | None) -> str | None:
+    """A URL with its password replaced by ***, for printing."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _json_value(value: object) -> object:

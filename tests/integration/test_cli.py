@@ -183,3 +183,21 @@ def test_fixture_sample_is_valid_with_warnings_only(tmp_path: Path) -> None:
     result = run_archive("sip", "validate", str(copy))
     assert result.returncode == 0, result.stdout
     assert "warning" in result.stdout
+
+
+def test_config_show_hides_every_secret(tmp_path: Path) -> None:
+    result = run_archive(
+        "config",
+        "show",
+        env={
+            "ARCHIVE_DATA_DIR": str(tmp_path),
+            "ARCHIVE_DATABASE_URL": "postgresql+psycopg2://archive:db-s3cret@db:5432/archive",
+            "ARCHIVE_BROKER_URL": "redis://:broker-s3cret@redis:6379/0",
+            "ARCHIVE_S3_SECRET_KEY": "s3-s3cret",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout
+    shown = json.loads(result.stdout)
+    assert shown["database_url"] == "postgresql+psycopg2://archive:***@db:5432/archive"
+    assert shown["broker_url"] == "redis://:***@redis:6379/0"
