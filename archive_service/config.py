@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parent.parent / "retention" / "schedule.csv",
         description="retention schedule CSV, loaded and validated at start; default: shipped",
     )
+    retention_lock_mode: Literal["compliance", "governance"] = Field(
+        "compliance", description="S3 Object Lock mode of dossiers with a disposal date"
+    )
+    permanent_lock_years: int = Field(
+        10, ge=1, le=100, description="governance lock horizon of permanent dossiers, in years"
+    )
+    permanent_lock_renew_days: int = Field(
+        365, ge=1, description="extend a permanent dossier's lock when fewer days than this remain"
+    )
     audit_signing_key: Path | None = Field(
         None,
         description="Ed25519 private key (PEM) that signs audit checkpoints; default "

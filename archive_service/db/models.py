@@ -6,6 +6,7 @@ from archive_service.ingest.models import Deposit
 from archive_service.integrity.fixity_models import FixityCheck, FixityRun
 from archive_service.integrity.models import AuditCheckpoint, AuditEntry
 from archive_service.security.models import Agency, ApiKey
+from retention.models import DestructionRecord, DisposalItem, DisposalProposal, DossierHold
 
 __all__ = [
     "Agency",
@@ -14,8 +15,12 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Deposit",
+    "DestructionRecord",
+    "DisposalItem",
+    "DisposalProposal",
     "Document",
     "Dossier",
+    "DossierHold",
     "FixityCheck",
     "FixityRun",
     "PremisEventRecord",

@@ -39,6 +39,17 @@ class Dossier(Base):
     metadata_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     archived_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Retention (``retention/``): the effective term and its disposal date (``None``: permanent),
+    # why (``RetentionDecision.as_dict``), the review status, and the storage lock applied to
+    # the stored objects (``locks_applied_at`` is ``None`` until the current version is locked).
+    retention_code: Mapped[str | None] = mapped_column(String(10), default=None, index=True)
+    retention_years: Mapped[int | None] = mapped_column(Integer, default=None)
+    disposal_date: Mapped[date | None] = mapped_column(default=None, index=True)
+    retention_basis: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    review_status: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
+    locks_applied_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    lock_mode: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
 class Document(Base):

@@ -41,6 +41,8 @@ from archive_service.packages.mets import VN_TZ
 from archive_service.security.masking import mask_value
 from archive_service.security.service import Action, Principal, mask_id_number
 from archive_service.storage.ocfl import OcflRepository
+from retention.holds import active_hold_count
+from retention.views import RetentionView, retention_view
 
 MAX_PAGE_SIZE = 200
 RENDITION_PDFA = "pdfa"
@@ -167,6 +169,9 @@ class DossierDetail(DossierSummary):
     metadata: dict[str, Any]
     documents: list[DocumentView]
     events: list[EventView]
+    retention: RetentionView | None = Field(
+        default=None, description="retention term, disposal date, holds, storage lock"
+    )
 
 
 # --- queries and handles ------------------------------------------------------------------------
@@ -255,7 +260,9 @@ class DossierService:
                 .where(PremisEventRecord.dossier_id == dossier.id)
                 .order_by(PremisEventRecord.at, PremisEventRecord.id)
             ).all()
-            return _detail(dossier, documents, events, principal.sees_identity_numbers)
+            detail = _detail(dossier, documents, events, principal.sees_identity_numbers)
+            retention = retention_view(dossier, active_hold_count(session, dossier.id))
+            return detail.model_copy(update={"retention": retention})
 
     def document(
         self,

@@ -78,6 +78,9 @@ from archive_service.packages.sip_reader import read_sip
 from archive_service.packages.tthc import TTHC_PATH
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.streams import FileSource
+from retention.assign import assign_retention
+from retention.locks import lock_deposit_dossier
+from retention.schedule import load_schedule
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,7 @@ class DepositPipeline:
             software_name=SOFTWARE_NAME,
             software_version=__version__,
         )
+        self.schedule = load_schedule(settings.retention_schedule_path)
 
     def process(self, deposit_id: str) -> float | None:
         """Advance a deposit as far as possible; return seconds until it needs another run.
@@ -144,14 +148,13 @@ class DepositPipeline:
         claimed = claim(self.database, deposit_id, self.settings.lease_seconds)
         if isinstance(claimed, Finished):
             remove_deposit_files(self.settings.staging_dir, deposit_id)
-            return None
+            return self.apply_locks(deposit_id)
         if isinstance(claimed, Wait):
             return claimed.seconds
         assert claimed.lease_until is not None
         lease = Lease(self.database, deposit_id, claimed.lease_until, self.settings.lease_seconds)
         try:
             _Attempt(self, claimed, lease).run()
-            return None
         except _Done as done:
             return done.result
         except LeaseLost:
@@ -162,6 +165,17 @@ class DepositPipeline:
             return _Attempt(self, claimed, lease).record_failure(exc)
         finally:
             lease.release()
+        return self.apply_locks(deposit_id)
+
+    def apply_locks(self, deposit_id: str) -> float | None:
+        """Lock the archived deposit's dossier in storage, after its transaction committed
+        (``retention.locks``); on failure, the delay before the task runs again to finish it."""
+        try:
+            lock_deposit_dossier(self.database, self.repository, self.settings, deposit_id)
+        except Exception:
+            log.exception("deposit %s: storage locks not applied yet; retrying", deposit_id)
+            return backoff_seconds(self.settings, 1)
+        return None
 
 
 class _Attempt:
@@ -352,6 +366,7 @@ class _Attempt:
                     events=summary.events,
                 ),
             )
+            assign_retention(session, dossier, sip, self.pipeline.schedule, deposit_id=deposit.id)
             deposit.dossier_code = sip.dossier_code
             deposit.aip_object_id = object_id
             deposit.aip_version = stored.version

@@ -78,6 +78,7 @@ from archive_service.security.service import Action, Principal
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.setup import open_archive_repository
 from archive_service.streams import FileSource
+from retention.locks import deposits_awaiting_locks
 
 __all__ = [
     "DepositReceipt",
@@ -336,7 +337,8 @@ class DepositService:
         return self.pipeline.process(deposit_id)
 
     def pending(self) -> list[PendingDeposit]:
-        """Every deposit not at its end, with how long until it may be processed."""
+        """Every deposit not at its end, with how long until it may be processed (and archived
+        deposits whose dossier still awaits its storage locks)."""
         now = utcnow()
         finals = [s.value for s in DepositStatus if s.final]
         with self.database.session() as session:
@@ -345,13 +347,14 @@ class DepositService:
                 .where(Deposit.status.not_in(finals))
                 .order_by(Deposit.received_at)
             ).all()
+            unlocked = deposits_awaiting_locks(session)
         return [
             PendingDeposit(
                 deposit_id,
                 max([0.0, *((moment - now).total_seconds() for moment in (lease, due) if moment)]),
             )
             for deposit_id, lease, due in rows
-        ]
+        ] + [PendingDeposit(deposit_id, 0.0) for deposit_id in unlocked]
 
     def sweep_staging(self, grace_seconds: float = STAGING_GRACE_SECONDS) -> list[Path]:
         """Remove staged files nobody needs: those of ended deposits, and (after a grace

@@ -14,21 +14,16 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 
-from archive_service.config import get_settings
-from archive_service.db.migrate import DatabaseNotMigrated
-from archive_service.integrity.fixity import ByteBudget
-from archive_service.integrity.fixity_check import CheckResult
-from archive_service.integrity.fixity_service import (
-    FixityError,
-    FixityService,
-    open_fixity_service,
-)
-from archive_service.integrity.fixity_targets import FixityScope
-from archive_service.integrity.fixity_views import ChecksShown, CheckView, RunDetail
+if TYPE_CHECKING:  # imported when the command runs: `archive --help` stays light
+    from archive_service.integrity.fixity import ByteBudget
+    from archive_service.integrity.fixity_check import CheckResult
+    from archive_service.integrity.fixity_service import FixityService
+    from archive_service.integrity.fixity_targets import FixityScope
+    from archive_service.integrity.fixity_views import CheckView, RunDetail
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 REPORT_FORMATS = (".csv", ".json")
@@ -44,6 +39,11 @@ def verify(
     rate: Annotated[int, typer.Option(help="read budget in bytes per second; 0: no limit")] = 0,
 ) -> None:
     """Re-read and re-hash stored objects now; exit 1 on any failure."""
+    from archive_service.config import get_settings
+    from archive_service.db.migrate import DatabaseNotMigrated
+    from archive_service.integrity.fixity import ByteBudget
+    from archive_service.integrity.fixity_service import FixityError, open_fixity_service
+
     scope = _scope(dossier_code, everything, agency)
     if report is not None and report.suffix.lower() not in REPORT_FORMATS:
         _unusable(f"Tệp báo cáo phải có đuôi .csv hoặc .json: {report}")
@@ -65,6 +65,8 @@ def verify(
 
 
 def _scope(dossier_code: str | None, everything: bool, agency: str | None) -> FixityScope:
+    from archive_service.integrity.fixity_targets import FixityScope
+
     chosen = [s for s in (dossier_code, "--all" if everything else None, agency) if s]
     if len(chosen) != 1:
         _unusable("Chỉ rõ một phạm vi: MÃ_HỒ_SƠ, --all hoặc --agency MÃ_CƠ_QUAN")
@@ -76,6 +78,8 @@ def _scope(dossier_code: str | None, everything: bool, agency: str | None) -> Fi
 
 
 def _run(service: FixityService, scope: FixityScope, budget: ByteBudget) -> RunDetail:
+    from archive_service.integrity.fixity_views import ChecksShown
+
     objects, size = service.size_of(scope)
     actor = f"cli:{getpass.getuser()}"
     with typer.progressbar(
@@ -116,6 +120,8 @@ def _write_report(service: FixityService, run: RunDetail, path: Path) -> None:
 
 
 def _write_csv(out: TextIO, run: RunDetail, checks: Iterable[CheckView]) -> None:
+    from archive_service.integrity.fixity_views import CheckView
+
     writer = csv.DictWriter(out, fieldnames=["run_id", *CheckView.model_fields])
     writer.writeheader()
     for check in checks:

@@ -1,0 +1,140 @@
+"""Tables of retention: holds on dossiers, disposal proposals and their items, destruction records.
+
+The retention state of a dossier itself (term, disposal date, basis, review status, storage lock)
+lives in columns of ``dossiers`` (``archive_service.dossiers.models.Dossier``).
+
+A destruction record outlives the dossier it describes: it keeps no foreign key to it, and it is
+the only row left of a disposed dossier (with the audit entries, which are never deleted).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archive_service.db.base import Base, utcnow
+
+
+class ReviewStatus(StrEnum):
+    """``dossiers.review_status``: ``under_review`` ("Xem xét hủy") once past its disposal date."""
+
+    UNDER_REVIEW = "under_review"
+
+
+class ProposalStatus(StrEnum):
+    """Where a disposal list is: proposed → approved → executing → executed."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+
+
+class ItemStatus(StrEnum):
+    """One dossier of a disposal list: waiting, being destroyed, destroyed, or skipped."""
+
+    PROPOSED = "proposed"
+    DESTROYING = "destroying"
+    DESTROYED = "destroyed"
+    SKIPPED = "skipped"
+
+
+class DossierHold(Base):
+    """A hold (lệnh giữ, phong tỏa) on a dossier: while active, no disposal, no shortening."""
+
+    __tablename__ = "dossier_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
+    )
+    dossier_code: Mapped[str] = mapped_column(String(100), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    placed_by: Mapped[str] = mapped_column(String(200))
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    released_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    #: When storage last matched this hold (legal hold on every object version); ``None``: to do.
+    storage_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+class DisposalProposal(Base):
+    """A disposal list: proposed by an archivist, approved by another person, then executed."""
+
+    __tablename__ = "disposal_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.PROPOSED, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decision_number: Mapped[str | None] = mapped_column(String(100), default=None)
+    decision_date: Mapped[date | None] = mapped_column(default=None)
+    signer: Mapped[str | None] = mapped_column(String(200), default=None)
+    approved_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    executed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    execution_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    executed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DisposalItem(Base):
+    """One dossier of a disposal list, with the disposal date it was proposed (and approved) on."""
+
+    __tablename__ = "disposal_items"
+    __table_args__ = (UniqueConstraint("proposal_id", "dossier_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("disposal_proposals.id", ondelete="CASCADE"), index=True
+    )
+    dossier_code: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    retention_code: Mapped[str] = mapped_column(String(10))
+    disposal_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.PROPOSED, index=True)
+    skip_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DestructionRecord(Base):
+    """What is left of a destroyed dossier: who decided, who destroyed, and what, by SHA-256."""
+
+    __tablename__ = "destruction_records"
+    __table_args__ = (UniqueConstraint("proposal_id", "dossier_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("disposal_proposals.id"), index=True)
+    dossier_code: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    agency_id: Mapped[str] = mapped_column(String(100))
+    file_code: Mapped[str] = mapped_column(String(100))
+    procedure_code: Mapped[str] = mapped_column(String(50))
+    aip_object_id: Mapped[str] = mapped_column(String(200))
+    end_date: Mapped[date]
+    retention_code: Mapped[str] = mapped_column(String(10))
+    retention_years: Mapped[int | None] = mapped_column(Integer, default=None)
+    disposal_date: Mapped[date]
+    retention_basis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decision_number: Mapped[str] = mapped_column(String(100))
+    decision_date: Mapped[date]
+    signer: Mapped[str] = mapped_column(String(200))
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    approved_by: Mapped[str] = mapped_column(String(200))
+    executed_by: Mapped[str] = mapped_column(String(200))
+    #: ``[{"storage", "key", "version_id", "size", "sha256"}]`` of every object version destroyed.
+    objects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    object_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(default=None)
