@@ -1,9 +1,12 @@
-"""HTTP routes of retention: ``GET /api/v1/retention/schedule``.
+"""HTTP routes of retention: ``GET /api/v1/retention/schedule``, and the installation of every
+retention route (holds, due list, disposals, reports).
 
 ``install_retention(app, api)`` loads the configured schedule (``Settings.
 retention_schedule_path``) into ``app.state.retention_schedule`` — so a schedule file with errors
-stops the service at start with ``ScheduleInvalid`` — and mounts the router under ``api``.
-Services that need the schedule read it from there (``schedule_in_force``).
+stops the service at start with ``ScheduleInvalid`` — builds the retention services on the
+application's database and repository (``app.state.retention_holds`` …), answers their refusals
+in the API's error shape (``RETENTION_ERRORS``) and mounts the routers under ``api``. Services
+that need the schedule read it from there (``schedule_in_force``).
 """
 
 from __future__ import annotations
@@ -15,17 +18,26 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
 
 from archive_service.config import Settings
-from archive_service.errors import error_responses
+from archive_service.errors import error_responses, install_domain_errors
+from archive_service.integrity.repair import open_replica_store
 from archive_service.security.api import require
 from archive_service.security.models import Role
 from archive_service.security.service import Principal
+from retention.destroy import Storage
+from retention.disposal import DisposalService
+from retention.disposal_api import router as disposal_router
+from retention.errors import RETENTION_ERRORS
+from retention.holds import HoldService
+from retention.holds_api import router as holds_router
+from retention.report_api import router as report_router
 from retention.schedule import Schedule, load_schedule
 
 router = APIRouter(prefix="/retention", tags=["retention"])
 
 TAG = {
     "name": "retention",
-    "description": "Thời hạn bảo quản: danh mục thời hạn theo thủ tục, lĩnh vực, căn cứ pháp lý.",
+    "description": "Thời hạn bảo quản: danh mục thời hạn theo thủ tục, lĩnh vực, căn cứ pháp lý; "
+    "lệnh giữ; xem xét và hủy hồ sơ hết hạn; báo cáo.",
 }
 
 
@@ -56,9 +68,18 @@ def install_retention(app: FastAPI, api: APIRouter) -> None:
     """Load the configured schedule into ``app.state`` and mount the retention routes."""
     settings: Settings = app.state.settings
     app.state.retention_schedule = load_schedule(settings.retention_schedule_path)
+    database, repository = app.state.database, app.state.repository
+    app.state.retention_holds = HoldService(database, repository)
+    app.state.retention_disposals = DisposalService(
+        database, Storage(repository, replica=open_replica_store(settings))
+    )
+    install_domain_errors(app, RETENTION_ERRORS)
     tags = list(app.openapi_tags or [])
     app.openapi_tags = tags if TAG in tags else [*tags, TAG]
     api.include_router(router)
+    api.include_router(holds_router)
+    api.include_router(disposal_router)
+    api.include_router(report_router)
 
 
 def schedule_in_force(request: Request) -> Schedule:

@@ -8,10 +8,7 @@ the dossier row, recorded as a PREMIS event and in the audit trail — in the ca
 - Any new version must be locked again in storage, so ``locks_applied_at`` is cleared; the lock
   step (``retention.locks``) runs after the transaction commits.
 
-**Decision — PREMIS event type.** The LoC ``eventType`` vocabulary has no "retention" type; the
-archive records ``policy assignment`` ("assigning or changing a policy that applies to an
-object"). Like fixity events, these events live in ``premis_events`` with no deposit (they are
-not in an AIP's PREMIS file yet) and are shown with the dossier.
+The event is a ``policy assignment`` (``retention.events``).
 """
 
 from __future__ import annotations
@@ -21,13 +18,13 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from archive_service import SOFTWARE_NAME, __version__
 from archive_service.db.base import utcnow
-from archive_service.dossiers.models import Dossier, PremisEventRecord
+from archive_service.dossiers.models import Dossier
 from archive_service.integrity.audit import record_audit
 from archive_service.packages.models import SipPackage
 from archive_service.packages.premis import Outcome
 from retention.clock import vietnam_today
+from retention.events import POLICY_ASSIGNMENT, record_policy_event
 from retention.policy import (
     ChangeKind,
     DossierRetentionFacts,
@@ -37,23 +34,29 @@ from retention.policy import (
     is_due,
 )
 from retention.schedule import Schedule
-from retention.terms import Term
+from retention.terms import OTHER_CODE, Term
 
-#: LoC preservation ``eventType`` used for retention decisions and holds.
-POLICY_ASSIGNMENT = "policy assignment"
-#: Agent named on retention events: this software.
-RETENTION_AGENT = f"{SOFTWARE_NAME}/{__version__}"
 SYSTEM_ACTOR = "system"
+
+
+def term_of(retention_code: str | None, retention_years: int | None) -> Term | None:
+    """The term of the ``retention_code`` and ``retention_years`` columns (``None``: none)."""
+    if retention_code is None:
+        return None
+    return Term.of(retention_code, retention_years if retention_code == OTHER_CODE else None)
+
+
+def stored_term(dossier: Dossier) -> Term | None:
+    """The term stored on the dossier row, ``None`` when none was ever assigned."""
+    return term_of(dossier.retention_code, dossier.retention_years)
 
 
 def stored_decision(dossier: Dossier) -> RetentionDecision | None:
     """The retention stored on the dossier row, ``None`` when none was ever assigned."""
-    if dossier.retention_code is None:
+    term = stored_term(dossier)
+    if term is None:
         return None
-    years = dossier.retention_years if dossier.retention_code == "07" else None
-    return RetentionDecision(
-        term=Term.of(dossier.retention_code, years), disposal_date=dossier.disposal_date, basis=()
-    )
+    return RetentionDecision(term=term, disposal_date=dossier.disposal_date, basis=())
 
 
 def assign_retention(
@@ -116,16 +119,13 @@ def _record(
     verdict: str,
 ) -> None:
     session.flush()  # the dossier row has its id
-    session.add(
-        PremisEventRecord(
-            dossier_id=dossier.id,
-            event_id=str(uuid.uuid5(uuid.UUID(deposit_id), f"event:{POLICY_ASSIGNMENT}")),
-            event_type=POLICY_ASSIGNMENT,
-            at=at,
-            outcome=str(outcome),
-            detail=detail,
-            agent=RETENTION_AGENT,
-        )
+    record_policy_event(
+        session,
+        dossier.id,
+        detail,
+        outcome=outcome,
+        event_id=str(uuid.uuid5(uuid.UUID(deposit_id), f"event:{POLICY_ASSIGNMENT}")),
+        at=at,
     )
     record_audit(
         session,

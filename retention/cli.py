@@ -1,4 +1,4 @@
-"""``archive retention …``: check and show the retention schedule."""
+"""``archive retention …``: check and show the retention schedule; run the daily task."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import typer
 
 from retention.schedule import ScheduleReport, read_schedule
 
-retention_app = typer.Typer(help="Retention: schedule of retention terms.", no_args_is_help=True)
+retention_app = typer.Typer(
+    help="Retention: schedule of retention terms, daily review and storage locks.",
+    no_args_is_help=True,
+)
 schedule_app = typer.Typer(help="The retention schedule (CSV).", no_args_is_help=True)
 retention_app.add_typer(schedule_app, name="schedule")
 
@@ -85,3 +88,32 @@ def _read(file: Path) -> ScheduleReport:
     except OSError as exc:
         typer.echo(f"Không đọc được danh mục {file}: {exc.strerror or exc}", err=True)
         raise typer.Exit(EXIT_UNREADABLE) from exc
+
+
+@retention_app.command("daily")
+def daily(as_json: JsonOption = False) -> None:
+    """Run the daily task once: pending storage locks and legal holds, extension of permanent
+    locks, dossiers due for review ("Xem xét hủy"). Run it once a day (cron, systemd timer)."""
+    from dataclasses import asdict
+
+    from archive_service.config import get_settings
+    from archive_service.db.cli import open_migrated_database
+    from archive_service.storage.setup import open_archive_repository
+    from retention.daily import run_daily
+
+    settings = get_settings()
+    database = open_migrated_database(settings)
+    try:
+        report = run_daily(database, open_archive_repository(settings), settings)
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps(asdict(report), ensure_ascii=False, indent=2, default=str))
+        return
+    typer.echo(f"Ngày {report.today.isoformat()}:")
+    typer.echo(f"  khóa lưu trữ vừa áp dụng: {len(report.locked)} hồ sơ")
+    typer.echo(f"  giữ pháp lý vừa đồng bộ: {len(report.holds_synced)} hồ sơ")
+    typer.echo(f"  khóa vĩnh viễn được gia hạn: {len(report.extended)} hồ sơ")
+    typer.echo(f"  chuyển sang 'Xem xét hủy': {len(report.marked_due)} hồ sơ")
+    for code in report.marked_due:
+        typer.echo(f"    {code}")

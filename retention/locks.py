@@ -38,27 +38,19 @@ from sqlalchemy.orm import Session
 from archive_service.config import Settings
 from archive_service.db.base import utcnow
 from archive_service.db.session import Database
-from archive_service.dossiers.models import Dossier, StoredObject
+from archive_service.dossiers.models import Dossier
 from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.integrity.audit import record_audit
 from archive_service.storage.base import ObjectLocked, ObjectStore, Retention, RetentionMode
 from archive_service.storage.ocfl import OcflRepository
-from archive_service.storage.ocfl_inventory import INVENTORY_FILE, SIDECAR_FILE
 from retention.clock import add_years, end_of_day, vietnam_today
 from retention.holds import active_hold_count
+from retention.targets import ObjectVersion, lock_targets
 from retention.terms import PERMANENT_CODE
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
-
-
-@dataclass(frozen=True)
-class ObjectVersion:
-    """A stored object version to lock: its key and store version id (``None``: the only one)."""
-
-    key: str
-    version_id: str | None
 
 
 @dataclass(frozen=True)
@@ -98,24 +90,6 @@ def retention_for(
     if until <= now:
         return None
     return Retention(RetentionMode(settings.retention_lock_mode.upper()), until)
-
-
-def lock_targets(
-    session: Session, dossier: Dossier, repository: OcflRepository
-) -> list[ObjectVersion]:
-    """The dossier's stored object versions that must carry its locks."""
-    rows = session.execute(
-        select(StoredObject.key, StoredObject.version_id)
-        .where(StoredObject.dossier_id == dossier.id)
-        .order_by(StoredObject.key, StoredObject.version_id)
-    ).all()
-    mutable: set[str] = set()
-    if not repository.store.capabilities.versioning:
-        root = repository.object_root(dossier.aip_object_id)
-        mutable = {f"{root}/{INVENTORY_FILE}", f"{root}/{SIDECAR_FILE}"}
-    return [
-        ObjectVersion(key, version_id or None) for key, version_id in rows if key not in mutable
-    ]
 
 
 def has_active_hold(session: Session, dossier_id: int) -> bool:

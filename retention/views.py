@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from archive_service.dossiers.models import Dossier
+from retention.assign import stored_term
 from retention.policy import due_from
-from retention.terms import Term
 
 
 class _View(BaseModel):
@@ -37,10 +37,9 @@ class RetentionView(_View):
 
 def retention_view(dossier: Dossier, active_holds: int) -> RetentionView | None:
     """The retention of ``dossier`` (``None`` when none was assigned)."""
-    if dossier.retention_code is None:
+    term = stored_term(dossier)
+    if term is None:
         return None
-    years = dossier.retention_years if dossier.retention_code == "07" else None
-    term = Term.of(dossier.retention_code, years)
     basis = dossier.retention_basis or {}
     return RetentionView(
         retention=term.text,

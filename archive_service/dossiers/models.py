@@ -73,6 +73,10 @@ class Document(Base):
     rendition_path: Mapped[str | None] = mapped_column(String(1024), default=None)
     rendition_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     rendition_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The PDF/A rendition step (``ingest/renditions_step``): created, not-needed or failed (a
+    # preservation risk, with the reason); ``None`` when the version was archived without it.
+    rendition_status: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
+    rendition_failure: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class StoredObject(Base):

@@ -10,14 +10,15 @@ objects and events accumulate.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
+from archive_service.ingest.format_catalogue import DocumentFormat
 from archive_service.ingest.readback import StoredVersion
 from archive_service.packages.models import Dossier as DossierMetadata
 from archive_service.packages.models import SipPackage
@@ -37,6 +38,7 @@ class ArchivedVersion:
     aip_dossier: DossierMetadata  # EAD.xml of the AIP: file_code is the arcFileCode
     stored: StoredVersion
     events: Sequence[PremisEvent]
+    formats: Mapping[str, DocumentFormat] = field(default_factory=dict)  # by logical path
 
 
 def record_archived(session: Session, archived: ArchivedVersion) -> Dossier:
@@ -55,7 +57,10 @@ def record_archived(session: Session, archived: ArchivedVersion) -> Dossier:
         for document in session.scalars(select(Document).where(Document.dossier_id == dossier.id)):
             session.delete(document)
     session.flush()
-    session.add_all(_documents(dossier.id, sip))
+    documents = _documents(dossier.id, sip)
+    for document in documents:
+        archived.formats.get(document.logical_path, DocumentFormat()).apply(document)
+    session.add_all(documents)
     _record_stored(session, dossier.id, archived.stored)
     _record_events(session, dossier.id, archived.deposit_id, archived.events)
     session.flush()

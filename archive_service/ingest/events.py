@@ -3,7 +3,8 @@
 Each event says honestly how it went: ``ingestion`` (the SIP was received), ``fixity check``
 (every SHA-256 the SIP's METS declares was recomputed and matched), ``validation`` (schemas and
 rules; ``warning`` when the check found warnings) and ``virus check``, recorded as *not
-performed* while no scanner is configured. ``build_aip`` adds ``information package creation``.
+performed* while no scanner is configured (the format checks give the real one otherwise).
+``build_aip`` adds ``information package creation``.
 Identifiers are UUID-5 of the deposit id, so a retried deposit describes the same events.
 """
 
@@ -40,6 +41,7 @@ class IngestFacts:
     received_at: datetime
     checked_at: datetime
     warnings: Sequence[Problem]
+    virus_check: PremisEvent | None = None  # the scan's event; None: no scanner configured
 
 
 def aip_uuid_for(deposit_id: str) -> UUID:
@@ -108,7 +110,8 @@ def ingest_events(
             warnings,
             agents=(LinkedAgent(software_id, AgentRole.VALIDATOR),),
         ),
-        event(
+        facts.virus_check
+        or event(
             EventType.VIRUS_CHECK,
             facts.checked_at,
             "Kiểm tra virus các tệp của gói SIP",

@@ -9,12 +9,15 @@ lease (one worker at a time), then:
    removed (``OcflRepository.recover``) before going on;
 2. **check** — open the staged ZIP safely and check the SIP completely (``read_sip``), plus the
    archive's own rules: the SIP's receiving agency must be the depositor's (``AGENCY_MISMATCH``);
-   any error rejects the deposit with every problem found;
+   any error rejects the deposit with every problem found. A SIP without errors then goes
+   through the format checks (``format_checks``: virus check, identification by content, PDF
+   signatures, PDF/A validation), whose errors reject it too;
 3. **package** — in one transaction: the dossier code must not be archived already unless the SIP
    is a ``SUPPLEMENT`` or ``REPLACEMENT`` (``DUPLICATE_DOSSIER``), the target OCFL object is fixed
    (a new one, or the archived dossier's for a new version) and the deposit takes the dossier's
    writer slot: at most one deposit per dossier code is packaging or storing (a partial unique
-   index), so two deposits never write one object. Then the AIP is built in the work folder;
+   index), so two deposits never write one object. Then the PDF/A-2b renditions are made
+   (``renditions_step``) and the AIP is built in the work folder;
 4. **store** — ``add_version`` with message ``deposit <id>``; the root inventory written last is
    the commit point of storage;
 5. **verify and index** — every key of the new version is read back and hashed, then ONE
@@ -56,10 +59,13 @@ from archive_service.ingest import crashpoints
 from archive_service.ingest.catalogue import ArchivedVersion, record_archived
 from archive_service.ingest.errors import DuplicateDossier
 from archive_service.ingest.events import IngestFacts, aip_uuid_for, ingest_events
+from archive_service.ingest.format_catalogue import stored_document_formats
+from archive_service.ingest.format_checks import FormatReport, check_formats
 from archive_service.ingest.lease import Finished, Lease, LeaseLost, Wait, claim
 from archive_service.ingest.models import WRITING_STATUSES, Deposit, DepositStatus
 from archive_service.ingest.peek import NEW_VERSION_STATUSES
 from archive_service.ingest.readback import head_message, read_back_head
+from archive_service.ingest.renditions_step import package_formats
 from archive_service.ingest.staging import deposit_path, remove_deposit_files, work_path
 from archive_service.ingest.status import SYSTEM_ACTOR, change_status
 from archive_service.integrity.audit import record_audit
@@ -189,6 +195,7 @@ class _Attempt:
         self.deposit = deposit  # detached snapshot taken when the lease was claimed
         self.deposit_id = deposit.id
         self.lease = lease
+        self.formats: FormatReport | None = None  # what the check step's format checks found
 
     # --- the attempt
 
@@ -238,6 +245,10 @@ class _Attempt:
                     field="receivingAgency/@id",
                 )
             )
+        if sip is not None and not errors(problems):
+            scratch = work_path(self.settings.staging_dir, self.deposit_id) / "check"
+            self.formats = check_formats(sip, source, self.settings, scratch)
+            problems.extend(self.formats.problems)
         if sip is None or errors(problems):
             self.reject(problems)
         return sip, problems
@@ -309,12 +320,24 @@ class _Attempt:
         work = work_path(self.settings.staging_dir, self.deposit_id)
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
+        assert self.formats is not None  # check() ran first
+        formats = package_formats(
+            self.formats,
+            sip,
+            source,
+            work,
+            deposit_id=self.deposit_id,
+            object_id=target.object_id,
+            archive=target.archive,
+            settings=self.settings,
+        )
         facts = IngestFacts(
             deposit_id=self.deposit_id,
             agency_id=self.deposit.agency_id,
             received_at=self.deposit.received_at,
             checked_at=utcnow(),
             warnings=[p for p in problems if p not in errors(problems)],
+            virus_check=formats.virus_check,
         )
         tree = build_aip(
             sip,
@@ -322,7 +345,10 @@ class _Attempt:
             aip_uuid=target.aip_uuid,
             created=datetime.now(VN_TZ),
             archive=target.archive,
-            events=ingest_events(sip, facts, target.archive),
+            events=[*ingest_events(sip, facts, target.archive), *formats.events],
+            renditions=formats.renditions,
+            agents=formats.agents,
+            file_facts=formats.file_facts,
             work_dir=work,
         )
         if tree.object_id != target.object_id:
@@ -354,6 +380,7 @@ class _Attempt:
             sip = self.reread_sip()
         stored = read_back_head(self.repository, object_id)
         summary = read_aip_object(self.repository, object_id, limits=self.settings.limits)
+        formats = stored_document_formats(self.repository, object_id, summary, self.settings.limits)
         with self.locked() as (session, deposit):
             dossier = record_archived(
                 session,
@@ -364,9 +391,9 @@ class _Attempt:
                     aip_dossier=summary.dossier,
                     stored=stored,
                     events=summary.events,
+                    formats=formats,
                 ),
             )
-            assign_retention(session, dossier, sip, self.pipeline.schedule, deposit_id=deposit.id)
             deposit.dossier_code = sip.dossier_code
             deposit.aip_object_id = object_id
             deposit.aip_version = stored.version
@@ -385,6 +412,7 @@ class _Attempt:
                 target_id=dossier.dossier_code,
                 detail={"deposit_id": deposit.id, "aip_version": stored.version},
             )
+            assign_retention(session, dossier, sip, self.pipeline.schedule, deposit_id=deposit.id)
         crashpoints.reached("index:committed")
         remove_deposit_files(self.settings.staging_dir, self.deposit_id)
 

@@ -129,7 +129,7 @@ def check_object(
 
 def read_newest(store: ObjectStore, key: str, pace: Pace | None = None) -> tuple[str, str, int]:
     """(version id read, SHA-256, size) of the newest version of ``key``, streamed."""
-    version_id = store.stat(key).version_id
+    version_id = store.stat(key).version_id if store.capabilities.versioning else None
     with store.open(key, version_id=version_id) as stream:
         sha256, size = hash_stream(stream, pace)
     return version_id or "", sha256, size

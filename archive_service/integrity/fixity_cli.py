@@ -39,14 +39,17 @@ def verify(
     rate: Annotated[int, typer.Option(help="read budget in bytes per second; 0: no limit")] = 0,
 ) -> None:
     """Re-read and re-hash stored objects now; exit 1 on any failure."""
+    chosen = [s for s in (dossier_code, "--all" if everything else None, agency) if s]
+    if len(chosen) != 1:
+        _unusable("Chỉ rõ một phạm vi: MÃ_HỒ_SƠ, --all hoặc --agency MÃ_CƠ_QUAN")
+    if report is not None and report.suffix.lower() not in REPORT_FORMATS:
+        _unusable(f"Tệp báo cáo phải có đuôi .csv hoặc .json: {report}")
     from archive_service.config import get_settings
     from archive_service.db.migrate import DatabaseNotMigrated
     from archive_service.integrity.fixity import ByteBudget
     from archive_service.integrity.fixity_service import FixityError, open_fixity_service
 
-    scope = _scope(dossier_code, everything, agency)
-    if report is not None and report.suffix.lower() not in REPORT_FORMATS:
-        _unusable(f"Tệp báo cáo phải có đuôi .csv hoặc .json: {report}")
+    scope = _scope(dossier_code, agency)
     try:
         service = open_fixity_service(get_settings())
     except DatabaseNotMigrated as exc:
@@ -64,12 +67,10 @@ def verify(
     raise typer.Exit(EXIT_PASSED if detail.status == "passed" else EXIT_FAILED)
 
 
-def _scope(dossier_code: str | None, everything: bool, agency: str | None) -> FixityScope:
+def _scope(dossier_code: str | None, agency: str | None) -> FixityScope:
+    """The scope chosen (everything when neither a dossier nor an agency is named)."""
     from archive_service.integrity.fixity_targets import FixityScope
 
-    chosen = [s for s in (dossier_code, "--all" if everything else None, agency) if s]
-    if len(chosen) != 1:
-        _unusable("Chỉ rõ một phạm vi: MÃ_HỒ_SƠ, --all hoặc --agency MÃ_CƠ_QUAN")
     if dossier_code:
         return FixityScope.dossier(dossier_code)
     if agency:

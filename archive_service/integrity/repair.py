@@ -10,10 +10,13 @@ another bucket, ideally on another server) holding the same keys. A repair
 3. checks the primary object again like any fixity check.
 
 **Object Lock.** On S3 a damaged version under retention cannot be overwritten or deleted: the
-repair writes a *new version* of the key and the damaged one stays, locked, underneath (visible
-with ``list_versions``). Fixity checks and every reader read the newest version, so the repaired
-bytes are what the archive serves. On the filesystem store a locked file is refused
-(``ObjectLocked``): the repair fails and the damage stays reported until an administrator acts.
+repair writes a *new version* of the key, with the retention and legal hold of the version
+recorded at ingest, and the damaged one stays, locked, underneath (visible with
+``list_versions``). Fixity checks and every reader read the newest version, so the repaired
+bytes are what the archive serves, and the database's reference then names that version. The
+filesystem store has no versions: it accepts writing again the very bytes a lock protects and
+keeps the lock (any other bytes are refused with ``ObjectLocked``, and the repair then fails and
+the damage stays reported).
 
 Without a replica nothing is repaired: the damage stays in the report and in the
 ``last_outcome`` of the object until someone acts.
@@ -34,7 +37,14 @@ from archive_service.integrity.fixity_check import (
 )
 from archive_service.integrity.fixity_models import RepairOutcome
 from archive_service.integrity.fixity_targets import current_primary_objects
-from archive_service.storage.base import ObjectLocked, ObjectNotFound, ObjectStore, StorageError
+from archive_service.storage import lockrules
+from archive_service.storage.base import (
+    ObjectLocked,
+    ObjectNotFound,
+    ObjectStore,
+    Retention,
+    StorageError,
+)
 from archive_service.storage.factory import open_store
 
 log = logging.getLogger(__name__)
@@ -73,20 +83,52 @@ def open_replica_store(settings: Settings) -> ObjectStore | None:
     )
 
 
+@dataclass(frozen=True)
+class Protection:
+    """The Object Lock a repaired copy must carry: that of the version recorded at ingest."""
+
+    retention: Retention | None = None
+    legal_hold: bool = False
+
+    @classmethod
+    def of(cls, store: ObjectStore, key: str, version_id: str) -> Protection:
+        """The active lock of ``key``'s recorded version (none when it cannot be read)."""
+        try:
+            info = store.stat(key, version_id=version_id or None)
+        except (StorageError, OSError):
+            return cls()
+        retention = info.retention if lockrules.is_active(info.retention) else None
+        return cls(retention, info.legal_hold)
+
+
 def copy_verified(
-    source: ObjectStore, target: ObjectStore, key: str, *, sha256: str, size: int
+    source: ObjectStore,
+    target: ObjectStore,
+    key: str,
+    *,
+    sha256: str,
+    size: int,
+    protection: Protection | None = None,
 ) -> str | None:
     """Copy the newest version of ``key`` from ``source`` to ``target`` once it is proven to have
-    ``size`` bytes hashing to ``sha256``; return the version id written (``None`` without
-    versions). ``CopyRefused`` when the source has other bytes; ``StorageError`` as raised."""
+    ``size`` bytes hashing to ``sha256``, under ``protection``; return the version id written
+    (``None`` without versions). ``CopyRefused`` when the source has other bytes."""
     version_id, found, found_size = read_newest(source, key)
     if (found, found_size) != (sha256, size):
         raise CopyRefused(
             f"bản sao của {key} có SHA-256 {found} ({found_size} byte), "
             f"không phải {sha256} ({size} byte) như khi nộp lưu"
         )
+    lock = protection or Protection()
     with source.open(key, version_id=version_id or None) as stream:
-        written = target.put(key, stream, size=size, expected_sha256=sha256)
+        written = target.put(
+            key,
+            stream,
+            size=size,
+            expected_sha256=sha256,
+            retention=lock.retention,
+            legal_hold=lock.legal_hold,
+        )
     return written.version_id
 
 
@@ -101,9 +143,15 @@ class ReplicaRepairer:
         """Restore ``damaged.reference`` from the replica, then check it again."""
         reference = damaged.reference
         key = reference.key
+        protection = Protection.of(self.primary, key, reference.version_id)
         try:
             version_id = copy_verified(
-                self.replica, self.primary, key, sha256=reference.sha256, size=reference.size
+                self.replica,
+                self.primary,
+                key,
+                sha256=reference.sha256,
+                size=reference.size,
+                protection=protection,
             )
         except CopyRefused as exc:
             return self._failed(key, f"Không khôi phục: {exc}")

@@ -168,10 +168,12 @@ class Rendition:
 
 @dataclass(frozen=True)
 class FileFacts:
-    """What the caller learnt about a document's data file: its format, whether it is signed."""
+    """What the caller learnt about a document's data file: its format, whether it is signed,
+    and its MIME type by content (written into METS instead of the declared one)."""
 
     format: FileFormat | None = None
     signature: SignatureNote | None = None
+    mime_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -365,13 +367,13 @@ class _AipBuilder:
         """rep1: every document as deposited, with its AIP metadata file."""
         files = []
         for ordinal, document in enumerate(self.sip.documents, start=1):
-            data = self.sip_file(document.file)
+            known = facts.get(document.doc_id, FileFacts())
+            data = self.sip_file(document.file, known.mime_type)
             metadata = self.write_bytes(
                 f"{REP1}/{DESCRIPTIVE_DIR}/"
                 + document_metadata_name(document.metadata.kind, document.doc_id),
                 self.document_metadata(document, ordinal),
             )
-            known = facts.get(document.doc_id, FileFacts())
             files.append(
                 RepFile(
                     item=data,

@@ -9,10 +9,12 @@ Vocabularies follow the Library of Congress preservation vocabularies (``eventTy
 ``xsi:type`` of ``<object>`` (``file``, ``representation``, ``intellectualEntity``), as the PREMIS 3
 schema requires.
 
-**Decision — signatures.** Until signatures are inspected, a signed file carries a
-``signatureInformation`` placeholder: a ``signatureInformationExtension`` holding
-``<sig:signed inspected="false">`` (namespace ``urn:vn:archive:premis-signature:1``) with the
-signer and a note when known. Unsigned files carry nothing.
+**Decision — signatures.** An inspected signed file carries one ``signatureInformation`` per
+signature, each holding one ``signature`` (encoding, signer, method, value, validation rules,
+properties). A signed file whose signatures were not inspected carries a placeholder: a
+``signatureInformationExtension`` holding ``<sig:signed inspected="false">`` (namespace
+``urn:vn:archive:premis-signature:1``) with the signer and a note when known. Unsigned files
+carry nothing.
 """
 
 from __future__ import annotations
@@ -154,11 +156,25 @@ class FileFormat:
 
 
 @dataclass(frozen=True)
+class PremisSignature:
+    """One inspected signature, as a PREMIS ``signature`` element holds it."""
+
+    encoding: str
+    method: str
+    value: str
+    validation_rules: str
+    signer: str | None = None
+    properties: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SignatureNote:
-    """Placeholder for a signed file whose signatures have not been inspected yet."""
+    """A signed file: its inspected ``signatures``, or — none inspected — a placeholder with
+    the signer and a note."""
 
     signer: str | None = None
     note: str | None = None
+    signatures: tuple[PremisSignature, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -260,7 +276,7 @@ def object_element(obj: PremisObject) -> etree._Element:
         _sub(location, "contentLocationType", "relative path")
         _sub(location, "contentLocationValue", obj.content_location)
     if obj.signature is not None and obj.category is ObjectCategory.FILE:
-        _signature_placeholder(element, obj.signature)
+        _signature_information(element, obj.signature)
     for relationship in obj.relationships:
         _relationship(element, relationship)
     for event_id in obj.linking_events:
@@ -287,6 +303,22 @@ def _characteristics(element: etree._Element, obj: PremisObject) -> None:
         _sub(registry, "formatRegistryName", "PRONOM")
         _sub(registry, "formatRegistryKey", obj.format.pronom_id)
         _sub(registry, "formatRegistryRole", "specification")
+
+
+def _signature_information(element: etree._Element, note: SignatureNote) -> None:
+    """One ``signatureInformation`` per inspected signature, else the placeholder."""
+    if not note.signatures:
+        _signature_placeholder(element, note)
+    for signature in note.signatures:
+        holder = _sub(_sub(element, "signatureInformation"), "signature")
+        _sub(holder, "signatureEncoding", signature.encoding)
+        if signature.signer:
+            _sub(holder, "signer", signature.signer)
+        _sub(holder, "signatureMethod", signature.method)
+        _sub(holder, "signatureValue", signature.value)
+        _sub(holder, "signatureValidationRules", signature.validation_rules)
+        for value in signature.properties:
+            _sub(holder, "signatureProperties", value)
 
 
 def _signature_placeholder(element: etree._Element, note: SignatureNote) -> None:
@@ -409,3 +441,20 @@ def read_agents(root: etree._Element) -> Iterator[PremisAgent]:
             version=_text(element, "p:agentVersion"),
             notes=tuple(n.text or "" for n in _all(element, "p:agentNote")),
         )
+
+
+def read_file_formats(root: etree._Element) -> dict[str, FileFormat]:
+    """Content location → format designation of every file object of a parsed PREMIS document."""
+    formats: dict[str, FileFormat] = {}
+    for element in _all(root, "p:object"):
+        location = _text(element, "p:storage/p:contentLocation/p:contentLocationValue")
+        characteristics = "p:objectCharacteristics/p:format"
+        name = _text(element, f"{characteristics}/p:formatDesignation/p:formatName")
+        if location is None or name is None:
+            continue
+        formats[location] = FileFormat(
+            name=name,
+            version=_text(element, f"{characteristics}/p:formatDesignation/p:formatVersion"),
+            pronom_id=_text(element, f"{characteristics}/p:formatRegistry/p:formatRegistryKey"),
+        )
+    return formats

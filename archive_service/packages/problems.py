@@ -78,6 +78,9 @@ class ProblemCode(StrEnum):
     # Content formats (identification by content)
     FORMAT_MISMATCH = "FORMAT_MISMATCH"
     FORMAT_NOT_ACCEPTED = "FORMAT_NOT_ACCEPTED"
+    # Virus check of the package's files
+    VIRUS_FOUND = "VIRUS_FOUND"
+    VIRUS_SCAN_FAILED = "VIRUS_SCAN_FAILED"
     # Deposit rules checked by the archive (beyond the package itself)
     AGENCY_MISMATCH = "AGENCY_MISMATCH"
     DUPLICATE_DOSSIER = "DUPLICATE_DOSSIER"

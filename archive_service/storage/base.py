@@ -6,7 +6,7 @@ Every adapter passes the same contract suite (``tests/integration/test_storage_c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -165,4 +165,34 @@ class ObjectStore(Protocol):
 
     def check(self) -> None:
         """Raise ``StorageUnavailable`` when the store cannot be used now (readiness probe)."""
+        ...
+
+
+@runtime_checkable
+class SyncBarrier(Protocol):
+    """A store whose writes can be made durable in batches (the filesystem store).
+
+    Its ``put`` also accepts ``durable=False``: the key is written and renamed into place but
+    neither the file nor its directory is flushed, so a crash may lose or tear it. ``sync``
+    then makes every listed key, and the directory entries leading to it, durable at once. A
+    store without this protocol (S3: every PUT is durable when acknowledged) needs no barrier.
+    """
+
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        size: int | None = None,
+        expected_sha256: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        retention: Retention | None = None,
+        legal_hold: bool = False,
+        durable: bool = True,
+    ) -> PutResult:
+        """``ObjectStore.put``; with ``durable=False`` the key is not flushed until ``sync``."""
+        ...
+
+    def sync(self, keys: Iterable[str]) -> None:
+        """Flush each of ``keys`` once and each directory their entries live in once."""
         ...

@@ -1,11 +1,20 @@
 """Object store on a local directory: keys are paths under the root, exactly.
 
 An OCFL storage root written through this store is an ordinary directory tree that outside
-tools (``ocfl-py``) can validate on disk. What S3 keeps beside the bytes (SHA-256, user
-metadata, retention, legal hold) lives in a sidecar directory *outside* the root, one small
-JSON record per key, so the tree itself stays clean. Object Lock rules are enforced in code
-and locked files are made read-only. There are no versions: a put replaces the key atomically.
-The root directory is created by the first put.
+tools (``ocfl-py``) can validate on disk. The SHA-256 of each file is kept in an extended
+attribute of the file itself (``user.archive.sha256``). What else S3 keeps beside the bytes
+(user metadata, retention, legal hold) lives in a sidecar directory *outside* the root, one
+small JSON record per key that has any of them, so the tree itself stays clean; no record
+means no metadata and no lock (on a file system without user extended attributes every key
+gets a record, for its digest). Object Lock rules are enforced in code and locked files are
+made read-only; only the bytes a lock protects may be written again over a locked file (a
+repair from a copy), and the lock stays. There are no versions: a put replaces the key
+atomically. Changes of one key are serialised by an exclusive ``flock`` on its directory. The
+root directory is created by the first put.
+
+A put is durable when it returns (file, rename and new directories flushed), unless it is
+given ``durable=False``: then ``sync(keys)`` is the barrier that flushes a batch of keys with
+one ``fsync`` per file and per directory (``SyncBarrier`` in ``base.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +25,9 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +59,8 @@ from archive_service.streams import copy_with_sha256
 # an object, and listings skip them.
 TEMP_SUFFIX = "\\partial"
 READ_ONLY = 0o444
+#: Extended attribute holding the lower-case hex SHA-256 of a stored file.
+DIGEST_ATTRIBUTE = "user.archive.sha256"
 
 CAPABILITIES = Capabilities(
     versioning=False, object_lock=True, legal_hold=True, server_checksum=False
@@ -63,6 +75,11 @@ class _Record:
     metadata: Mapping[str, str] = field(default_factory=dict)
     retention: Retention | None = None
     legal_hold: bool = False
+
+    @property
+    def describes_only_bytes(self) -> bool:
+        """No metadata, retention or legal hold: nothing a missing record would not say."""
+        return not self.metadata and self.retention is None and not self.legal_hold
 
     def to_json(self) -> str:
         retention = self.retention and {
@@ -112,7 +129,10 @@ class _Sidecar:
 
     def write(self, key: str, record: _Record) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():  # a new fan-out directory: make its entries durable too
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _fsync_directory(path.parent.parent)
+            _fsync_directory(self.directory)
         temp = path.with_name(path.name + TEMP_SUFFIX)
         try:
             with temp.open("w", encoding="utf-8") as out:
@@ -132,16 +152,11 @@ class _Sidecar:
             return
         _fsync_directory(path.parent)
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Serialise changes of records and files across threads and processes."""
+    def check(self) -> None:
+        """Raise ``OSError`` unless records can be written."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / "lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise PermissionError(f"{self.directory} is not writable")
 
 
 class _Window(io.RawIOBase):
@@ -171,6 +186,9 @@ class FilesystemStore:
         if not self.root.name:
             raise ValueError(f"a storage root needs a directory of its own, not {self.root}")
         self._sidecar = _Sidecar(sidecar or self.root.with_name(self.root.name + ".sidecar"))
+        # Directories this process created whose entry in their parent is not flushed yet.
+        self._unsynced_directories: set[Path] = set()
+        self._unsynced_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FilesystemStore({str(self.root)!r})"
@@ -189,8 +207,12 @@ class FilesystemStore:
         metadata: Mapping[str, str] | None = None,
         retention: Retention | None = None,
         legal_hold: bool = False,
+        durable: bool = True,
     ) -> PutResult:
-        """Write to a temporary file beside the target, verify, then rename it into place."""
+        """Write to a temporary file beside the target, verify, then rename it into place.
+
+        With ``durable=False`` nothing is flushed: call ``sync`` before relying on the key.
+        """
         target = self._path(key)
         expected = normalize_sha256(expected_sha256)
         record_metadata = validate_metadata(metadata)
@@ -200,8 +222,13 @@ class FilesystemStore:
             digest, written = _fill(descriptor, stream)
             check_received(key, digest, written, expected_sha256=expected, expected_size=size)
             record = _Record(digest, record_metadata, retention, legal_hold)
-            with self._sidecar.exclusive():
-                self._install(key, target, temp, record)
+            needs_record = not (_tag_digest(descriptor, digest) and record.describes_only_bytes)
+            if durable:
+                os.fsync(descriptor)
+            with _directory_lock(target.parent):
+                self._install(key, target, temp, record if needs_record else None)
+            if durable:
+                self._sync_directories([target.parent])
         except BaseException:
             temp.unlink(missing_ok=True)
             self._prune(target.parent)
@@ -246,7 +273,7 @@ class FilesystemStore:
             key=key,
             size=status.st_size,
             last_modified=_mtime(status),
-            sha256=record.sha256,
+            sha256=record.sha256 or _read_digest(path),
             retention=record.retention,
             legal_hold=record.legal_hold,
             metadata=dict(record.metadata),
@@ -271,7 +298,7 @@ class FilesystemStore:
         self, key: str, *, version_id: str | None = None, bypass_governance: bool = False
     ) -> None:
         path = self._existing(key, version_id)
-        with self._sidecar.exclusive():
+        with self._lock_of(key, path):
             if not path.is_file():
                 raise ObjectNotFound(key)
             record = self._sidecar.read(key)
@@ -293,7 +320,7 @@ class FilesystemStore:
     ) -> None:
         validate_new_retention(retention)
         path = self._existing(key, version_id)
-        with self._sidecar.exclusive():
+        with self._lock_of(key, path):
             record = self._sidecar.read(key)
             lockrules.refuse_retention_change(
                 key, record.retention, retention, bypass_governance=bypass_governance
@@ -302,7 +329,7 @@ class FilesystemStore:
 
     def set_legal_hold(self, key: str, on: bool, *, version_id: str | None = None) -> None:
         path = self._existing(key, version_id)
-        with self._sidecar.exclusive():
+        with self._lock_of(key, path):
             self._update(key, path, replace(self._sidecar.read(key), legal_hold=on))
 
     def check(self) -> None:
@@ -311,12 +338,51 @@ class FilesystemStore:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StorageUnavailable(f"storage root {self.root} is not writable")
         try:
-            with self._sidecar.exclusive():
-                pass
+            self._sidecar.check()
         except OSError as exc:
             raise StorageUnavailable(f"sidecar {self._sidecar.directory}: {exc}") from exc
 
+    def sync(self, keys: Iterable[str]) -> None:
+        """Make ``keys`` durable: each file flushed once, then each directory entry on the way.
+
+        The barrier of puts made with ``durable=False``; ``ObjectNotFound`` if a key is absent.
+        """
+        directories: set[Path] = set()
+        for key in dict.fromkeys(keys):
+            path = self._path(key)
+            try:
+                _fsync_path(path, os.O_RDONLY)
+            except (FileNotFoundError, IsADirectoryError) as exc:
+                raise ObjectNotFound(key) from exc
+            directories.add(path.parent)
+        self._sync_directories(directories)
+
     # -- helpers -------------------------------------------------------------------------------
+
+    def _sync_directories(self, directories: Iterable[Path]) -> None:
+        """Flush each directory once, and the parents of those this process created unflushed."""
+        flushed: set[Path] = set()
+        for directory in sorted(directories, reverse=True):
+            chain = [directory]
+            with self._unsynced_lock:
+                while chain[-1] in self._unsynced_directories:
+                    chain.append(chain[-1].parent)
+            for each in chain:
+                if each not in flushed:
+                    _fsync_directory(each)
+                    flushed.add(each)
+            with self._unsynced_lock:
+                self._unsynced_directories.difference_update(chain)
+
+    @contextmanager
+    def _lock_of(self, key: str, path: Path) -> Iterator[None]:
+        """The lock of an existing key's directory; ``ObjectNotFound`` if it has gone."""
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(_directory_lock(path.parent))
+            except FileNotFoundError as exc:
+                raise ObjectNotFound(key) from exc
+            yield
 
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)
@@ -356,22 +422,34 @@ class FilesystemStore:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         return temp, descriptor
 
-    def _install(self, key: str, target: Path, temp: Path, record: _Record) -> None:
-        """Rename a verified temporary file over ``key`` (caller holds the sidecar lock)."""
+    def _install(self, key: str, target: Path, temp: Path, record: _Record | None) -> None:
+        """Rename a verified temporary file over ``key`` (caller holds its directory's lock).
+
+        ``record`` is written after the rename; ``None`` leaves the key without one.
+        """
         if target.is_dir():
             raise StorageError(f"{key}: a directory of other objects has this name")
-        if target.exists():
-            old = self._sidecar.read(key)
-            lockrules.refuse_overwrite(key, old.retention, old.legal_hold)
+        old = self._sidecar.read(key)
+        if lockrules.is_locked(old.retention, old.legal_hold):
+            # Only the bytes the lock protects may be written again (a repair from a copy), and
+            # a lock outlives a file that vanished: what is written back is locked as it was.
+            digest = record.sha256 if record is not None else _read_digest(temp)
+            protected = old.sha256 or _read_digest(target)
+            if target.exists() and (protected is None or digest != protected):
+                lockrules.refuse_overwrite(key, old.retention, old.legal_hold)
+            record = replace(
+                record or _Record(digest), retention=old.retention, legal_hold=old.legal_hold
+            )
         # Never leave a record describing other bytes: drop it before the rename.
         self._sidecar.remove(key)
         os.replace(temp, target)
-        _fsync_directory(target.parent)
-        self._sidecar.write(key, record)
-        self._protect(target, record)
+        if record is not None:
+            _fsync_directory(target.parent)  # the bytes exist before a record describes them
+            self._sidecar.write(key, record)
+            self._protect(target, record)
 
     def _make_directories(self, directory: Path, key: str) -> None:
-        """Create missing parents of an object (the root too), making each new entry durable."""
+        """Create missing parents of an object (the root too); a later sync flushes them."""
         if not self.root.is_dir():
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -388,7 +466,8 @@ class FilesystemStore:
                 new.mkdir(exist_ok=True)
             except (FileExistsError, NotADirectoryError) as exc:
                 raise StorageError(f"{key}: {new.relative_to(self.root)} is an object") from exc
-            _fsync_directory(new.parent)
+            with self._unsynced_lock:
+                self._unsynced_directories.add(new)
 
     def _prune(self, directory: Path) -> None:
         """Remove directories left empty by a delete, up to (not including) the root.
@@ -431,12 +510,38 @@ class FilesystemStore:
 
 
 def _fill(descriptor: int, stream: BinaryIO) -> tuple[str, int]:
-    """Copy ``stream`` into the open file ``descriptor`` and make it durable; hash on the way."""
+    """Copy ``stream`` into the open file ``descriptor`` (not flushed); hash on the way."""
     with os.fdopen(descriptor, "wb", closefd=False) as out:
         digest, size = copy_with_sha256(stream, cast(BinaryIO, out))
-        out.flush()
-        os.fsync(out.fileno())
     return digest, size
+
+
+def _tag_digest(descriptor: int, digest: str) -> bool:
+    """Record ``digest`` on the file itself; ``False`` where extended attributes are refused."""
+    try:
+        os.setxattr(descriptor, DIGEST_ATTRIBUTE, digest.encode("ascii"))
+    except OSError:
+        return False
+    return True
+
+
+def _read_digest(path: Path) -> str | None:
+    """The digest recorded on a file by ``_tag_digest``, if any."""
+    try:
+        return os.getxattr(path, DIGEST_ATTRIBUTE).decode("ascii")
+    except OSError:
+        return None
+
+
+@contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``directory`` (threads and processes alike)."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _remove_orphans(directory: Path) -> None:
@@ -461,7 +566,11 @@ def _remove_orphans(directory: Path) -> None:
 
 
 def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    _fsync_path(directory, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    descriptor = os.open(path, flags)
     try:
         os.fsync(descriptor)
     finally:

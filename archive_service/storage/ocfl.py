@@ -12,6 +12,11 @@ Writing a version follows one order, which makes the root ``inventory.json`` the
 4. the root ``inventory.json`` (atomic replace: rename on disk, one PUT on S3) — committed;
 5. the root ``inventory.json.sha256``.
 
+On a store with a ``SyncBarrier`` (the filesystem) the files of steps 1 and 2–3 are written
+without flushing each one, then made durable by one barrier per step, so that everything the
+root inventory references is on disk before it is written; the root inventory and its sidecar
+are flushed as they are written. Every S3 PUT is durable when acknowledged.
+
 Until step 4 the previous version stays the object's head, intact and readable; ``recover()``
 deletes the keys of a version the root inventory does not know. After step 4 a missing or stale
 root sidecar is accepted when it matches the head version's sidecar and is rewritten by
@@ -34,7 +39,9 @@ from archive_service.storage.base import (
     ChecksumMismatch,
     ObjectNotFound,
     ObjectStore,
+    PutResult,
     StorageError,
+    SyncBarrier,
 )
 from archive_service.storage.ocfl_inventory import (
     CONTENT_DIRECTORY,
@@ -129,6 +136,7 @@ class OcflRepository:
 
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
+        self._barrier = store if isinstance(store, SyncBarrier) else None
         self._layout = HashAndIdNTupleLayout()
         self._root_checked = False
 
@@ -270,6 +278,7 @@ class OcflRepository:
         manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
         try:
             written, digests = self._write_content(object_id, version, changes, manifest)
+            self._sync(item.key for item in written)
             state = {p: d for p, d in prior_state.items() if p not in removed_paths} | digests
             inventory = with_new_version(
                 prior_inventory,
@@ -284,10 +293,15 @@ class OcflRepository:
             )
             data = serialize(inventory)
             digest = sha256_hex(data)
-            self._put_bytes(f"{root}/{version}/{INVENTORY_FILE}", data)
-            self._put_bytes(f"{root}/{version}/{SIDECAR_FILE}", sidecar(digest))
+            version_files = {
+                f"{root}/{version}/{INVENTORY_FILE}": data,
+                f"{root}/{version}/{SIDECAR_FILE}": sidecar(digest),
+            }
             if prior_inventory is None:
-                self._put_bytes(f"{root}/{OBJECT_DECLARATION_FILE}", OBJECT_DECLARATION)
+                version_files[f"{root}/{OBJECT_DECLARATION_FILE}"] = OBJECT_DECLARATION
+            for key, content in version_files.items():
+                self._put_bytes(key, content, durable=False)
+            self._sync(version_files)
             self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
         except BaseException:
             with contextlib.suppress(StorageError):
@@ -342,8 +356,12 @@ class OcflRepository:
         with source.open() as stream:
             reader = _SizeCheckingReader(stream, source.size, where)
             try:
-                result = self._store.put(
-                    key, cast(BinaryIO, reader), size=source.size, expected_sha256=declared
+                result = self._put(
+                    key,
+                    cast(BinaryIO, reader),
+                    size=source.size,
+                    expected_sha256=declared,
+                    durable=False,
                 )
             except _SizeBroken:
                 raise
@@ -432,8 +450,31 @@ class OcflRepository:
                     raise OcflError(f"{key} is larger than {limit} bytes")
         return bytes(buffer)
 
-    def _put_bytes(self, key: str, data: bytes) -> None:
-        self._store.put(key, io.BytesIO(data), size=len(data), expected_sha256=sha256_hex(data))
+    def _put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        self._put(
+            key, io.BytesIO(data), size=len(data), expected_sha256=sha256_hex(data), durable=durable
+        )
+
+    def _put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        size: int | None,
+        expected_sha256: str | None,
+        durable: bool,
+    ) -> PutResult:
+        """Store ``stream``; unflushed when ``durable`` is false and the store has a barrier."""
+        if self._barrier is not None:
+            return self._barrier.put(
+                key, stream, size=size, expected_sha256=expected_sha256, durable=durable
+            )
+        return self._store.put(key, stream, size=size, expected_sha256=expected_sha256)
+
+    def _sync(self, keys: Iterable[str]) -> None:
+        """The barrier: every key put with ``durable=False`` so far is on disk afterwards."""
+        if self._barrier is not None:
+            self._barrier.sync(keys)
 
 
 class _SizeBroken(ChecksumMismatch):

@@ -541,3 +541,103 @@ def test_recover_deletes_nothing_when_the_root_inventory_is_lost(fs_backend: Bac
     with pytest.raises(InventoryCorrupt, match="nothing was deleted"):
         repo.recover(OBJECT_ID)
     assert repo.content_keys(OBJECT_ID) == before
+
+
+# Durability on the filesystem: one barrier per step, in commit order
+
+
+@dataclass
+class DiskEvents:
+    """The ``fsync`` and ``rename`` calls a write made, as paths relative to the store root."""
+
+    root: Path
+    log: list[tuple[str, str]]
+
+    def fsyncs(self) -> list[str]:
+        return [path for kind, path in self.log if kind == "fsync"]
+
+    def index(self, kind: str, path: str) -> int:
+        return self.log.index((kind, path))
+
+
+@pytest.fixture
+def disk_events(fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> DiskEvents:
+    """Record every ``os.fsync`` and ``os.replace`` of this process (the store's own calls)."""
+    events = DiskEvents(fs_store.root, [])
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def relative(path: str) -> str:
+        return os.path.relpath(path, events.root)
+
+    def fsync(descriptor: int) -> None:
+        events.log.append(("fsync", relative(os.readlink(f"/proc/self/fd/{descriptor}"))))
+        real_fsync(descriptor)
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        real_replace(source, target)
+        # A temporary file flushed before its rename counts as the file it became.
+        renamed = [("fsync", relative(str(target))), ("fsync", relative(str(source)))]
+        events.log[:] = [renamed[0] if event == renamed[1] else event for event in events.log]
+        events.log.append(("rename", relative(str(target))))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+def many_files(count: int) -> dict[str, bytes]:
+    return {
+        f"representations/rep1/data/{index:02d}.pdf": b"PDF %d" % index for index in range(count)
+    } | {"METS.xml": b"<mets/>", "metadata/preservation/premis.xml": b"<premis/>"}
+
+
+def test_a_first_version_of_n_files_needs_one_fsync_per_file_and_directory(
+    fs_backend: Backend, disk_events: DiskEvents
+) -> None:
+    repo = fs_backend.repo
+    repo.initialize()
+    files = many_files(40)
+    disk_events.log.clear()
+    add(repo, sources(files), "v1")
+
+    fsyncs = disk_events.fsyncs()
+    directories = [path for path in fsyncs if (disk_events.root / path).is_dir()]
+    files_flushed = [path for path in fsyncs if path not in directories]
+    # Each content file, the version's inventory, sidecar and declaration, the root inventory
+    # and its sidecar: flushed exactly once each.
+    assert sorted(files_flushed) == sorted(set(files_flushed))
+    assert len(files_flushed) == len(files) + 5
+    # Each directory once per barrier that touched it: the 12 directories of a new object
+    # (content tree, v1, object root, the 3 tuple levels, the storage root) once, then v1 and
+    # the object root again after the version files, and the object root once per root file.
+    assert len(set(directories)) == 12
+    assert len(directories) == len(set(directories)) + 4
+    assert len(fsyncs) < 2 * len(files)
+    assert_valid(fs_backend)
+
+
+def test_everything_a_version_references_is_flushed_before_its_root_inventory(
+    fs_backend: Backend, disk_events: DiskEvents
+) -> None:
+    repo = fs_backend.repo
+    repo.initialize()
+    add(repo, sources(V1_FILES), "v1")
+    disk_events.log.clear()
+    changed = {"METS.xml": b"<mets>v2</mets>", "metadata/other/new.xml": b"<new/>"}
+    add(repo, sources(changed), "v2")
+
+    root = repo.object_root(OBJECT_ID)
+    commit = disk_events.index("rename", f"{root}/inventory.json")
+    referenced = [f"{root}/v2/content/{path}" for path in changed]
+    referenced += [f"{root}/v2/inventory.json", f"{root}/v2/inventory.json.sha256"]
+    for path in referenced:
+        directories = [os.path.dirname(path)]
+        while directories[-1] != root:  # every directory v2 created, up to the object root
+            directories.append(os.path.dirname(directories[-1]))
+        assert disk_events.index("fsync", path) < commit
+        for directory in directories:
+            assert disk_events.index("fsync", directory) < commit, directory
+    # The root inventory itself is flushed before it replaces the old one, its directory after.
+    assert disk_events.index("fsync", f"{root}/inventory.json") < commit
+    assert ("fsync", root) in disk_events.log[commit:]
+    assert_valid(fs_backend)

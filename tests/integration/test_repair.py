@@ -7,6 +7,7 @@ S3 with Object Lock the damaged version stays, locked, and the repair is a new v
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,7 +28,7 @@ from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.models import AuditEntry
 from archive_service.integrity.repair import open_replica_store, sync_replica
 from archive_service.integrity.scheduler import run_due
-from archive_service.storage.base import ObjectStore, Retention, RetentionMode
+from archive_service.storage.base import ObjectLocked, ObjectStore, Retention, RetentionMode
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.s3 import S3Store
@@ -169,10 +170,11 @@ def test_on_object_lock_the_damaged_version_stays_and_the_repair_is_a_new_versio
     sync_replica(database, primary, replica)
     key = document_keys(database, repository, CODES[0])[0]
     original = primary.stat(key)
-    lock = Retention(
-        RetentionMode.GOVERNANCE, (utcnow() + timedelta(days=1)).replace(microsecond=0)
-    )
-    primary.set_retention(key, lock, version_id=original.version_id)
+    if original.retention is None:  # locked here when the archive did not lock it at ingest
+        until = (utcnow() + timedelta(days=1)).replace(microsecond=0)
+        primary.set_retention(key, Retention(RetentionMode.GOVERNANCE, until))
+        original = primary.stat(key)
+    lock = original.retention
     Damage(primary, server.client()).flip_byte(key)
 
     outcome = FixityEngine(database, repository, replica=replica).run(
@@ -188,6 +190,7 @@ def test_on_object_lock_the_damaged_version_stays_and_the_repair_is_a_new_versio
     assert versions[0] == newest.version_id != original.version_id
     assert versions[-1] == original.version_id
     assert primary.stat(key, version_id=original.version_id).retention == lock
+    assert newest.retention == lock  # the repaired version is protected as the original was
     assert read_bytes(primary, key) == read_bytes(replica, key)
     with database.read_session() as session:
         row = session.scalars(select(StoredObject).where(StoredObject.key == key)).one()
@@ -228,7 +231,7 @@ def test_a_damaged_replica_copy_is_never_written_and_the_damage_stays(tmp_path: 
     database.dispose()
 
 
-def test_a_locked_file_on_the_filesystem_is_not_overwritten(tmp_path: Path) -> None:
+def test_a_locked_file_on_the_filesystem_is_restored_and_stays_locked(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     upgrade(url)
     database = Database(url)
@@ -237,17 +240,29 @@ def test_a_locked_file_on_the_filesystem_is_not_overwritten(tmp_path: Path) -> N
     repository.initialize()
     archive_dossiers(make_settings(tmp_path, url), database, repository, tmp_path / "s", CODES[:1])
     sync_replica(database, primary, replica)
-    key = document_keys(database, repository, CODES[0])[0]
-    primary.set_retention(key, Retention(RetentionMode.COMPLIANCE, utcnow() + timedelta(days=1)))
-    Damage(primary).flip_byte(key)
+    flipped, deleted = document_keys(database, repository, CODES[0])[:2]
+    for key in (flipped, deleted):
+        if primary.stat(key).retention is None:  # when the archive did not lock it at ingest
+            primary.set_retention(
+                key, Retention(RetentionMode.COMPLIANCE, utcnow() + timedelta(days=400))
+            )
+    locks = {key: primary.stat(key).retention for key in (flipped, deleted)}
+    original = read_bytes(primary, flipped)
+    Damage(primary).flip_byte(flipped)
+    Damage(primary).delete(deleted)
 
     outcome = FixityEngine(database, repository, replica=replica).run(
         FixityScope.dossier(CODES[0]), requested_by="test"
     )
 
-    check = check_rows(database, outcome.run_id)[key]
-    assert (check.outcome, check.repair) == ("mismatch", "failed")
-    assert "khóa" in (check.repair_detail or "")
+    checks = check_rows(database, outcome.run_id)
+    assert (checks[flipped].repair, checks[deleted].repair) == ("repaired", "repaired")
+    assert read_bytes(primary, flipped) == original
+    for key in (flipped, deleted):
+        assert primary.stat(key).retention == locks[key]  # the lock outlives the repair
+        assert (primary.root / key).stat().st_mode & 0o222 == 0
+    with pytest.raises(ObjectLocked):  # other bytes are still refused
+        primary.put(flipped, io.BytesIO(b"other bytes"))
     database.dispose()
 
 

@@ -581,3 +581,92 @@ def test_filesystem_check_needs_the_root(tmp_path: Any) -> None:
         store.check()
     put_bytes(store, "k", b"x")  # the first put creates the root
     store.check()
+
+
+def sidecar_records(store: FilesystemStore) -> list[str]:
+    records = store.root.with_name(store.root.name + ".sidecar") / "records"
+    return sorted(path.name for path in records.rglob("*.json"))
+
+
+def test_filesystem_records_only_keys_with_metadata_or_locks(fs_store: FilesystemStore) -> None:
+    put_bytes(fs_store, "plain", b"plain bytes")
+    assert sidecar_records(fs_store) == []
+    info = fs_store.stat("plain")
+    assert (info.sha256, info.metadata, info.retention, info.legal_hold) == (
+        sha256(b"plain bytes"),
+        {},
+        None,
+        False,
+    )
+    put_bytes(fs_store, "described", b"one", metadata={"title": "hồ sơ"})
+    assert len(sidecar_records(fs_store)) == 1
+    put_bytes(fs_store, "described", b"two")  # replaced by a plain put: the record goes
+    assert sidecar_records(fs_store) == []
+    assert (fs_store.stat("described").metadata, fs_store.stat("described").sha256) == (
+        {},
+        sha256(b"two"),
+    )
+    fs_store.set_legal_hold("plain", True)
+    info = fs_store.stat("plain")
+    assert (info.legal_hold, info.sha256) == (True, sha256(b"plain bytes"))
+    with pytest.raises(ObjectLocked):
+        fs_store.delete("plain")
+
+
+def test_filesystem_without_extended_attributes_keeps_digests_in_records(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(os, "setxattr", refuse)
+    put_bytes(fs_store, "k", b"bytes")
+    assert len(sidecar_records(fs_store)) == 1
+    assert fs_store.stat("k").sha256 == sha256(b"bytes")
+
+
+def flushed_paths(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths (relative to the root, ``.`` for it) flushed by ``os.fsync`` from now on."""
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{descriptor}")
+        flushed.append(os.path.relpath(path, store.root))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return flushed
+
+
+def test_filesystem_deferred_puts_are_flushed_once_by_the_barrier(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed = flushed_paths(fs_store, monkeypatch)
+    for key in ["a/b/c", "a/b/d", "e"]:
+        fs_store.put(key, io.BytesIO(key.encode()), durable=False)
+    assert flushed == []
+    assert [read(fs_store, key) for key in ["a/b/c", "a/b/d", "e"]] == [b"a/b/c", b"a/b/d", b"e"]
+    assert fs_store.stat("a/b/c").sha256 == sha256(b"a/b/c")
+
+    fs_store.sync(["a/b/c", "a/b/d", "e", "a/b/c"])
+    # Each file once, then each directory holding a new entry once: a/b and e's root, and the
+    # directories created on the way (a/b in a, a in the root).
+    assert sorted(flushed) == [".", "a", "a/b", "a/b/c", "a/b/d", "e"]
+    flushed.clear()
+    fs_store.sync(["e"])
+    assert flushed == ["e", "."]  # directories already flushed are not walked up again
+    with pytest.raises(ObjectNotFound):
+        fs_store.sync(["missing"])
+
+
+def test_filesystem_durable_put_flushes_directories_a_deferred_put_created(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed = flushed_paths(fs_store, monkeypatch)
+    fs_store.put("x/y/1", io.BytesIO(b"1"), durable=False)
+    put_bytes(fs_store, "x/y/2", b"2")
+    # The new file (flushed before its rename, under its temporary name), then its directory
+    # and each directory entry the deferred put left unflushed.
+    assert flushed[0].startswith("x/y/") and flushed[0].endswith(TEMP_SUFFIX)
+    assert flushed[1:] == ["x/y", "x", "."]

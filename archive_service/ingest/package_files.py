@@ -1,0 +1,30 @@
+"""Copies of a package's files on disk, for the tools that need a path (scanner, validators,
+converters): each file in a folder of its own under its own name, its SHA-256 checked again."""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+from archive_service.packages.container import PackageSource
+from archive_service.packages.models import PackageFile
+from archive_service.streams import copy_with_sha256
+
+
+class PackageFileChanged(Exception):
+    """A package file's bytes no longer have the SHA-256 the package check verified."""
+
+
+def extract(source: PackageSource, package_file: PackageFile, folder: Path) -> Path:
+    """Copy ``package_file`` to ``folder/<its name>`` (``folder`` is created); return the copy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / posixpath.basename(package_file.path)
+    with source.open(package_file.path) as stream, target.open("wb") as out:
+        sha256, _ = copy_with_sha256(stream, out)
+    if sha256 != package_file.sha256.lower():
+        target.unlink(missing_ok=True)
+        raise PackageFileChanged(
+            f"Tệp {package_file.path} của gói có SHA-256 {sha256}, khác giá trị đã kiểm tra "
+            f"{package_file.sha256}"
+        )
+    return target
