@@ -95,13 +95,18 @@ class VirusCheck:
             if result.status is ScanStatus.INFECTED
         ]
 
-    def unscanned(self) -> list[str]:
-        """Why each file that got no verdict got none."""
-        return [
-            result.problem_message(path) or f"Tệp '{path}' không được quét: {result.detail}"
-            for path, result in zip(self.paths, self.results, strict=True)
-            if result.status not in (ScanStatus.CLEAN, ScanStatus.INFECTED)
-        ]
+    def unscanned(self) -> str | None:
+        """Why the files that got no verdict got none (files grouped by reason); None: all did."""
+        reasons: dict[str, list[str]] = {}
+        for path, result in zip(self.paths, self.results, strict=True):
+            if result.status not in (ScanStatus.CLEAN, ScanStatus.INFECTED):
+                reasons.setdefault(result.detail or str(result.status), []).append(path)
+        if not reasons:
+            return None
+        return "; ".join(
+            f"không quét được virus cho {len(paths)} tệp ({_some(paths)}): {reason}"
+            for reason, paths in reasons.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ class _Checks:
         check = VirusCheck(paths, tuple(results))
         unscanned = check.unscanned()
         if unscanned and not check.problems():
-            raise VirusScanFailed(f"{ProblemCode.VIRUS_SCAN_FAILED}: " + "; ".join(unscanned))
+            raise VirusScanFailed(f"{ProblemCode.VIRUS_SCAN_FAILED}: {unscanned}")
         return check
 
     def check_document(self, document: SipDocument) -> CheckedDocument:
@@ -197,6 +202,12 @@ class _Checks:
         if unreadable:
             return (), unreadable[0].error
         return tuple(found), None
+
+
+def _some(paths: Sequence[str], shown: int = 3) -> str:
+    """The first few paths, and how many more."""
+    more = len(paths) - shown
+    return ", ".join(paths[:shown]) + (f" và {more} tệp khác" if more > 0 else "")
 
 
 def premis_signatures(signatures: Sequence[SignatureInfo]) -> SignatureNote | None:
