@@ -41,7 +41,9 @@ from archive_service.ingest.api import router as deposits_router
 from archive_service.ingest.dispatch import make_dispatcher
 from archive_service.ingest.service import DepositService
 from archive_service.integrity.audit_api import router as audit_router
+from archive_service.integrity.checkpoint_schedule import start_checkpoint_background
 from archive_service.integrity.fixity_api import router as fixity_router
+from archive_service.integrity.fixity_api import start_fixity_background
 from archive_service.metrics import router as metrics_router
 from archive_service.ops import router as ops_router
 from archive_service.security.models import ApiKey, Role
@@ -82,11 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     deposits = DepositService(settings, database, repository, dispatcher)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(dispatcher.start, deposits)
+        stop_fixity = start_fixity_background(app)
+        stop_checkpoints = start_checkpoint_background(settings, database, repository.store)
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(stop_checkpoints)
+            await anyio.to_thread.run_sync(stop_fixity)
             await anyio.to_thread.run_sync(dispatcher.close)
             database.dispose()
 

@@ -1,4 +1,6 @@
-"""The Celery application: broker from the settings, tasks in ``workers.tasks``.
+"""The Celery application: broker from the settings, tasks in ``workers.tasks`` (deposits,
+audit checkpoints) and ``workers.fixity_tasks``, and the beat schedule of the periodic ones
+(run one ``celery -A workers.celery_app beat`` process per archive).
 
 Delivery is at-least-once and the task body is idempotent: a task is acknowledged only after it
 ran (``task_acks_late``), a task whose worker process died is handed out again
@@ -8,11 +10,17 @@ ran (``task_acks_late``), a task whose worker process died is handed out again
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 
 from archive_service.config import Settings, get_settings
+from archive_service.integrity.fixity_service import TASK_FIXITY_TICK
 
 TASK_PROCESS_DEPOSIT = "archive.process_deposit"
+TASK_AUDIT_CHECKPOINT = "archive.audit_checkpoint"
+
+TASK_MODULES = ["workers.tasks", "workers.fixity_tasks"]
 
 
 class BrokerNotConfigured(RuntimeError):
@@ -31,8 +39,25 @@ def configure_celery(app: Celery, settings: Settings) -> Celery:
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        beat_schedule=beat_schedule(settings),
     )
     return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Periodic tasks: a fixity tick and an audit checkpoint, each at its configured interval."""
+    return {
+        "fixity-tick": {
+            "task": TASK_FIXITY_TICK,
+            "schedule": settings.fixity_tick_seconds,
+            "options": {"expires": settings.fixity_tick_seconds},
+        },
+        "audit-checkpoint": {
+            "task": TASK_AUDIT_CHECKPOINT,
+            "schedule": settings.audit_checkpoint_interval_seconds,
+            "options": {"expires": settings.audit_checkpoint_interval_seconds},
+        },
+    }
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -41,8 +66,8 @@ def create_celery(settings: Settings) -> Celery:
         raise BrokerNotConfigured(
             "Chưa cấu hình hàng đợi: đặt ARCHIVE_BROKER_URL (redis://… hoặc amqp://…)"
         )
-    return configure_celery(Celery("archive", include=["workers.tasks"]), settings)
+    return configure_celery(Celery("archive", include=TASK_MODULES), settings)
 
 
 #: The application ``celery -A workers.celery_app`` and ``archive worker`` run.
-celery_app = configure_celery(Celery("archive", include=["workers.tasks"]), get_settings())
+celery_app = configure_celery(Celery("archive", include=TASK_MODULES), get_settings())

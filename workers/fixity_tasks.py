@@ -1,24 +1,19 @@
 """Fixity tasks (thin: they call the fixity service) and their Celery beat entry.
 
 - ``archive.fixity_tick`` — the scheduler's tick: check the objects due now (``scheduler.py``);
-  Celery beat sends it every ``fixity_tick_seconds`` (``BEAT_SCHEDULE``).
+  Celery beat sends it every ``fixity_tick_seconds``.
 - ``archive.fixity_run`` — execute an on-demand run started by ``POST /api/v1/fixity/runs``.
 
-To run them, the Celery application must include this module and carry the beat schedule::
-
-    Celery("archive", include=["workers.tasks", "workers.fixity_tasks"])
-    app.conf.beat_schedule = beat_schedule(settings)
-
-and ``celery -A workers.celery_app beat`` must run (one beat process per archive).
+``workers.celery_app`` includes this module and carries the beat entry; one
+``celery -A workers.celery_app beat`` process per archive sends the ticks.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
-from archive_service.config import Settings, get_settings
+from archive_service.config import get_settings
 from archive_service.integrity.fixity_service import (
     TASK_FIXITY_RUN,
     TASK_FIXITY_TICK,
@@ -31,17 +26,6 @@ from workers.celery_app import celery_app
 log = logging.getLogger(__name__)
 
 _services: dict[int, FixityService] = {}
-
-
-def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The Celery beat entries of fixity: one tick every ``fixity_tick_seconds``."""
-    return {
-        "fixity-tick": {
-            "task": TASK_FIXITY_TICK,
-            "schedule": settings.fixity_tick_seconds,
-            "options": {"expires": settings.fixity_tick_seconds},
-        }
-    }
 
 
 def fixity_service() -> FixityService:

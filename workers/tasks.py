@@ -1,4 +1,4 @@
-"""Tasks: thin wrappers that call the deposit service.
+"""Tasks: thin wrappers that call the deposit service and the audit checkpoint.
 
 Each worker process opens its own service (database engine, storage) on first use, after the
 fork. When a worker starts, it resubmits every unfinished deposit, each due when its lease or its
@@ -18,7 +18,9 @@ from archive_service.config import get_settings
 from archive_service.ingest.dispatch import TASK_ERROR_DELAY_SECONDS
 from archive_service.ingest.errors import DepositNotFound
 from archive_service.ingest.service import DepositService, open_deposit_service
-from workers.celery_app import TASK_PROCESS_DEPOSIT, celery_app
+from archive_service.integrity.checkpoints import run_checkpoint
+from archive_service.storage.setup import open_archive_store
+from workers.celery_app import TASK_AUDIT_CHECKPOINT, TASK_PROCESS_DEPOSIT, celery_app
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,13 @@ def process_deposit(deposit_id: str) -> None:
         delay = TASK_ERROR_DELAY_SECONDS
     if delay is not None:
         service.dispatcher.submit(deposit_id, delay)
+
+
+@celery_app.task(name=TASK_AUDIT_CHECKPOINT)
+def audit_checkpoint() -> None:
+    """Sign the audit entries written since the last checkpoint and store the checkpoint."""
+    service = deposit_service()
+    run_checkpoint(service.settings, service.database, open_archive_store(service.settings))
 
 
 @worker_ready.connect

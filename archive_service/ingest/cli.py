@@ -19,8 +19,12 @@ def worker(
     ] = None,
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo")] = "prefork",
     loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+    beat: Annotated[
+        bool,
+        typer.Option(help="also send the periodic fixity and audit-checkpoint tasks (ONE worker)"),
+    ] = False,
 ) -> None:
-    """Process deposits from the broker (ARCHIVE_BROKER_URL) until stopped."""
+    """Process deposits and fixity runs from the broker (ARCHIVE_BROKER_URL) until stopped."""
     from archive_service.config import get_settings
     from archive_service.db.migrate import DatabaseNotMigrated, require_up_to_date
     from archive_service.db.session import Database
@@ -52,6 +56,7 @@ def worker(
             f"--loglevel={loglevel}",
             f"--pool={pool}",
             f"--concurrency={concurrency or settings.workers}",
+            *(["--beat"] if beat else []),
         ]
     )
 
