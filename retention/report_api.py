@@ -39,12 +39,14 @@ def permanent(
     request: Request,
     _principal: Reader,
     year: Annotated[int, Query(ge=1900, le=2200, description="year of the dossiers' end date")],
-    format: Annotated[Literal["json", "csv"] | None, Query(description="json or csv")] = None,
+    output: Annotated[
+        Literal["json", "csv"] | None, Query(alias="format", description="json or csv")
+    ] = None,
 ) -> list[PermanentDossier] | Response:
     """JSON by default; CSV with ``format=csv`` or ``Accept: text/csv``."""
     rows = permanent_dossiers(request.app.state.database, year)
-    wants_csv = format == "csv" or (
-        format is None and "text/csv" in request.headers.get("accept", "")
+    wants_csv = output == "csv" or (
+        output is None and "text/csv" in request.headers.get("accept", "")
     )
     if not wants_csv:
         return rows
