@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from archive_service.formats.virus import parse_version_line
+
 GHOSTSCRIPT_MINIMUM = (10, 3)
 CLAMD_SOCKETS = (Path("/run/clamav/clamd.ctl"), Path("/var/run/clamav/clamd.ctl"))
 RUN_TIMEOUT = 60.0
@@ -157,7 +159,7 @@ def _clamscan() -> ToolStatus:
     version, details = None, {}
     warnings: tuple[str, ...] = ()
     if location:
-        engine, signatures = _clamav_version(_first_line(_run([location, "--version"])))
+        engine, signatures = parse_version_line(_first_line(_run([location, "--version"])))
         version = engine
         if signatures:
             details["signatures"] = signatures
@@ -178,14 +180,6 @@ def _clamscan() -> ToolStatus:
     )
 
 
-def _clamav_version(line: str) -> tuple[str | None, str | None]:
-    """``ClamAV 1.4.6/27500/date`` → (``1.4.6``, ``27500``); no signatures part when no DB."""
-    if not line.startswith("ClamAV "):
-        return None, None
-    parts = line.removeprefix("ClamAV ").split("/")
-    return parts[0].strip(), (parts[1].strip() if len(parts) > 1 else None)
-
-
 def _clamd(socket_path: Path | None) -> ToolStatus:
     candidates = [socket_path] if socket_path else list(CLAMD_SOCKETS)
     location, reply = None, ""
@@ -193,7 +187,7 @@ def _clamd(socket_path: Path | None) -> ToolStatus:
         if candidate.is_socket():
             location, reply = str(candidate), _clamd_version(candidate)
             break
-    engine, signatures = _clamav_version(reply)
+    engine, signatures = parse_version_line(reply)
     return ToolStatus(
         key="clamd",
         name="ClamAV (clamd)",
