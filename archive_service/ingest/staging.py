@@ -9,7 +9,6 @@ hence same file system: the rename is atomic); the pipeline builds the AIP's XML
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 import uuid
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from archive_service.streams import iter_chunks
+from archive_service.streams import HashingWriter, iter_chunks
 
 UPLOAD_PREFIX = "upload-"
 UPLOAD_SUFFIX = ".part"
@@ -65,23 +64,20 @@ class _Receiver:
     def __init__(self, staging_dir: Path, max_bytes: int) -> None:
         self.path = new_upload_path(staging_dir)
         self.max_bytes = max_bytes
-        self._hash = hashlib.sha256()
-        self._size = 0
         self._file: BinaryIO = self.path.open("xb")
+        self._writer = HashingWriter(self._file)
 
     def write(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size > self.max_bytes:
+        if self._writer.size + len(chunk) > self.max_bytes:
             raise UploadTooLarge(self.max_bytes)
-        self._hash.update(chunk)
-        self._file.write(chunk)
+        self._writer.write(chunk)
 
     def finish(self) -> StagedFile:
         """Flush to disk and describe the file."""
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        return StagedFile(self.path, self._hash.hexdigest(), self._size)
+        return StagedFile(self.path, self._writer.sha256, self._writer.size)
 
     def abort(self) -> None:
         self._file.close()
