@@ -247,6 +247,12 @@ class InProcessArchive:
         return [info.key for info in self.app.state.repository.store.list("")]
 
     def staged_files(self) -> list[Path]:
+        """What is left in staging once the pipeline is idle.
+
+        A deposit reads ``archived`` as soon as its database transaction commits; the task then
+        removes its staged files, so the check waits for the in-process pipeline to finish first.
+        """
+        assert self.app.state.dispatcher.wait_idle(60), "the pipeline did not become idle"
         return sorted(self.staging_dir.rglob("*")) if self.staging_dir.exists() else []
 
 
