@@ -50,6 +50,7 @@ from archive_service.security.models import ApiKey, Role
 from archive_service.security.service import create_api_key
 from archive_service.storage.setup import open_archive_repository
 from retention.api import install_retention
+from retention.startup import start_recompute_background
 
 API_PREFIX = "/api/v1"
 FIRST_ADMIN_KEY_LABEL = "first admin key (archive serve)"
@@ -88,12 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await anyio.to_thread.run_sync(dispatcher.start, deposits)
         stop_fixity = start_fixity_background(app)
         stop_checkpoints = start_checkpoint_background(settings, database, repository.store)
+        stop_recompute = start_recompute_background(app)
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(stop_recompute)
             await anyio.to_thread.run_sync(stop_checkpoints)
             await anyio.to_thread.run_sync(stop_fixity)
             await anyio.to_thread.run_sync(dispatcher.close)
+            await anyio.to_thread.run_sync(deposits.pipeline.close)
             database.dispose()
 
     app = FastAPI(

@@ -55,7 +55,13 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Celery broker (redis://…, amqp://…); empty: run tasks in-process"
     )
-    workers: int = Field(2, ge=1, description="in-process pipeline threads (no broker)")
+    workers: int = Field(2, ge=1, description="in-process pipeline tasks at once (no broker)")
+    pipeline_processes: int | None = Field(
+        None,
+        ge=0,
+        description="child processes running the in-process tasks (no broker); 0: threads of "
+        "the service process; empty: one per CPU core on a machine with more than one",
+    )
     max_attempts: int = Field(5, ge=1, description="attempts of a failing deposit before 'failed'")
     retry_delay_seconds: float = Field(
         2.0, ge=0, description="first retry delay; doubles each time"
@@ -143,6 +149,13 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    def effective_pipeline_processes(self) -> int:
+        """Child processes for the in-process pipeline (0: none, tasks run on threads)."""
+        if self.pipeline_processes is not None:
+            return self.pipeline_processes
+        cores = os.cpu_count() or 1
+        return cores if cores > 1 else 0
 
     def effective_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file inside the data directory."""

@@ -1,5 +1,5 @@
 """HTTP routes of retention: ``GET /api/v1/retention/schedule``, and the installation of every
-retention route (holds, due list, disposals, reports).
+retention route (holds, term changes, due list, disposals, reports).
 
 ``install_retention(app, api)`` loads the configured schedule (``Settings.
 retention_schedule_path``) into ``app.state.retention_schedule`` — so a schedule file with errors
@@ -23,6 +23,9 @@ from archive_service.integrity.repair import open_replica_store
 from archive_service.security.api import require
 from archive_service.security.models import Role
 from archive_service.security.service import Principal
+from retention.change_errors import CHANGE_ERRORS
+from retention.changes import RetentionChanges
+from retention.changes_api import router as changes_router
 from retention.destroy import Storage
 from retention.disposal import DisposalService
 from retention.disposal_api import router as disposal_router
@@ -70,14 +73,16 @@ def install_retention(app: FastAPI, api: APIRouter) -> None:
     app.state.retention_schedule = load_schedule(settings.retention_schedule_path)
     database, repository = app.state.database, app.state.repository
     app.state.retention_holds = HoldService(database, repository)
+    app.state.retention_changes = RetentionChanges(database, repository, settings)
     app.state.retention_disposals = DisposalService(
         database, Storage(repository, replica=open_replica_store(settings))
     )
-    install_domain_errors(app, RETENTION_ERRORS)
+    install_domain_errors(app, {**RETENTION_ERRORS, **CHANGE_ERRORS})
     tags = list(app.openapi_tags or [])
     app.openapi_tags = tags if TAG in tags else [*tags, TAG]
     api.include_router(router)
     api.include_router(holds_router)
+    api.include_router(changes_router)
     api.include_router(disposal_router)
     api.include_router(report_router)
 

@@ -1,14 +1,18 @@
-"""``archive retention …``: check and show the retention schedule; run the daily task."""
+"""``archive retention …``: check and show the retention schedule; run the daily task;
+recompute terms computed with another schedule."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retention.schedule import ScheduleReport, read_schedule
+
+if TYPE_CHECKING:
+    from retention.recompute import RecomputeReport
 
 retention_app = typer.Typer(
     help="Retention: schedule of retention terms, daily review and storage locks.",
@@ -111,9 +115,57 @@ def daily(as_json: JsonOption = False) -> None:
         typer.echo(json.dumps(asdict(report), ensure_ascii=False, indent=2, default=str))
         return
     typer.echo(f"Ngày {report.today.isoformat()}:")
+    if report.recomputed is not None:
+        _echo_recompute(report.recomputed, indent="  ")
     typer.echo(f"  khóa lưu trữ vừa áp dụng: {len(report.locked)} hồ sơ")
     typer.echo(f"  giữ pháp lý vừa đồng bộ: {len(report.holds_synced)} hồ sơ")
     typer.echo(f"  khóa vĩnh viễn được gia hạn: {len(report.extended)} hồ sơ")
     typer.echo(f"  chuyển sang 'Xem xét hủy': {len(report.marked_due)} hồ sơ")
     for code in report.marked_due:
         typer.echo(f"    {code}")
+
+
+@retention_app.command("recompute")
+def recompute(as_json: JsonOption = False) -> None:
+    """Recompute the term of every dossier computed with another schedule than the configured
+    one (longer: applied, with a new AIP version; shorter: not applied, a warning event).
+    The service also does it when it starts, and the daily task every day."""
+    from dataclasses import asdict
+
+    from archive_service.config import get_settings
+    from archive_service.db.cli import open_migrated_database
+    from archive_service.storage.setup import open_archive_repository
+    from retention.recompute import recompute_all
+    from retention.schedule import load_schedule
+
+    settings = get_settings()
+    schedule = load_schedule(settings.retention_schedule_path)
+    database = open_migrated_database(settings)
+    try:
+        report = recompute_all(database, open_archive_repository(settings), settings, schedule)
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps(asdict(report), ensure_ascii=False, indent=2))
+        return
+    _echo_recompute(report)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def _echo_recompute(report: RecomputeReport, indent: str = "") -> None:
+    typer.echo(
+        f"{indent}Tính lại theo danh mục {report.schedule_version} "
+        f"(SHA-256 {report.schedule_sha256[:12]}…):"
+    )
+    lines = [
+        ("kéo dài (phiên bản AIP mới)", report.lengthened),
+        ("ngắn hơn, không áp dụng (cảnh báo)", report.kept),
+        ("đã quyết định, chưa ghi xong vào kho", report.pending),
+        ("đang bận, để lần sau", report.busy),
+        ("lỗi, để lần sau", report.failed),
+    ]
+    typer.echo(f"{indent}  không đổi: {report.unchanged} hồ sơ")
+    for label, codes in lines:
+        typer.echo(f"{indent}  {label}: {len(codes)} hồ sơ")
+        for code in codes:
+            typer.echo(f"{indent}    {code}")

@@ -23,3 +23,9 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
+
+
+def last_locked_day(until: datetime) -> date:
+    """The last Vietnamese calendar day a storage lock ending at ``until`` covers whole
+    (``end_of_day(day)`` gives back ``day``)."""
+    return vietnam_today(until - timedelta(microseconds=1))

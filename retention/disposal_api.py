@@ -7,6 +7,8 @@
 - ``POST /api/v1/disposals/{id}/execute`` — runs (or finishes) the destruction, synchronously;
 - ``GET /api/v1/disposals/{id}``, ``…/records``, ``…/certificate.xml`` — the list, its
   destruction records, the certificate as XML;
+- ``GET /api/v1/disposals/{id}/certificate.pdf`` — the certificate of an executed list as a
+  PDF/A-2b "Biên bản hủy tài liệu";
 - ``GET /api/v1/destruction-records?dossier_code=`` — what is left of a destroyed dossier.
 """
 
@@ -24,6 +26,7 @@ from archive_service.errors import error_responses
 from archive_service.security.api import require
 from archive_service.security.models import Role
 from archive_service.security.service import Principal
+from retention.certificate_pdf import destruction_certificate_pdf
 from retention.destruction_xml import destruction_certificate
 from retention.disposal import DisposalService
 from retention.disposal_views import DestructionRecordView, DisposalView, DueDossier
@@ -166,6 +169,30 @@ def certificate(
         body,
         media_type="application/xml",
         headers={"Content-Disposition": f'attachment; filename="huy-{proposal_id}.xml"'},
+    )
+
+
+@router.get(
+    "/disposals/{proposal_id}/certificate.pdf",
+    summary="The destruction certificate of an executed disposal list, as PDF/A-2b",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **error_responses(401, 403, 404)},
+)
+def certificate_pdf(
+    request: Request, _principal: Reader, service: Service, proposal_id: int
+) -> Response:
+    """404 ``DISPOSAL_NOT_EXECUTED`` until the list is executed: nothing is certified before."""
+    settings: Settings = request.app.state.settings
+    body = destruction_certificate_pdf(
+        service.get(proposal_id),
+        service.records(proposal_id),
+        archive_code=settings.archive_code,
+        archive_name=settings.archive_name,
+    )
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="huy-{proposal_id}.pdf"'},
     )
 
 

@@ -61,6 +61,10 @@ class DisposalStatusConflict(RetentionError):
     """The disposal list is not in a state that allows this step."""
 
 
+class DisposalNotExecuted(RetentionError):
+    """The disposal list is not executed: it has no destruction certificate yet."""
+
+
 RETENTION_ERRORS: DomainErrors = {
     DossierNotFound: (404, "DOSSIER_NOT_FOUND"),
     HoldNotFound: (404, "HOLD_NOT_FOUND"),
@@ -74,4 +78,5 @@ RETENTION_ERRORS: DomainErrors = {
     ApproverRoleRequired: (403, "APPROVER_ROLE_REQUIRED"),
     DisposalNotApproved: (409, "DISPOSAL_NOT_APPROVED"),
     DisposalStatusConflict: (409, "DISPOSAL_STATUS_CONFLICT"),
+    DisposalNotExecuted: (404, "DISPOSAL_NOT_EXECUTED"),
 }

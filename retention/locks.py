@@ -101,7 +101,9 @@ def lock_object(store: ObjectStore, target: ObjectVersion, wanted: Retention) ->
     """Give one object version ``wanted`` retention, or keep a lock that already covers it.
 
     A version under an active COMPLIANCE lock (a dossier whose term became permanent) keeps
-    COMPLIANCE and is extended to the wanted date: a lock is never weakened.
+    COMPLIANCE and is extended to the wanted date: a lock is never weakened. A version under an
+    active GOVERNANCE lock that should now be COMPLIANCE (a permanent dossier an archivist gave
+    a term) keeps GOVERNANCE — changing the mode would mean bypassing it — extended likewise.
     """
     try:
         store.set_retention(target.key, wanted, version_id=target.version_id)
@@ -110,13 +112,9 @@ def lock_object(store: ObjectStore, target: ObjectVersion, wanted: Retention) ->
         current = store.stat(target.key, version_id=target.version_id).retention
         if current is None:
             raise
-    if current.until >= wanted.until and (
-        current.mode is RetentionMode.COMPLIANCE or wanted.mode is RetentionMode.GOVERNANCE
-    ):
-        return
-    if current.mode is not RetentionMode.COMPLIANCE:
-        raise ObjectLocked(f"{target.key}: cannot change its {current.mode} retention")
-    extended = Retention(RetentionMode.COMPLIANCE, max(current.until, wanted.until))
+    if current.until >= wanted.until:
+        return  # covered already, in the same or a mode that cannot be changed without bypass
+    extended = Retention(current.mode, wanted.until)
     store.set_retention(target.key, extended, version_id=target.version_id)
 
 
@@ -205,17 +203,21 @@ def _record_locked(
 
 
 def apply_pending_locks(
-    database: Database, repository: OcflRepository, settings: Settings
+    database: Database,
+    repository: OcflRepository,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
 ) -> list[LockResult]:
-    """Lock every dossier whose current version is not locked yet; errors are logged and left
-    for the next run."""
+    """Lock every dossier whose current version is not locked yet (as of ``now``); errors are
+    logged and left for the next run."""
     with database.read_session() as session:
         codes = session.scalars(
             select(Dossier.dossier_code).where(
                 Dossier.locks_applied_at.is_(None), Dossier.retention_code.is_not(None)
             )
         ).all()
-    return _lock_each(database, repository, settings, codes, renew=False)
+    return _lock_each(database, repository, settings, codes, renew=False, now=now)
 
 
 def extend_permanent_locks(

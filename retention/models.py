@@ -1,4 +1,5 @@
-"""Tables of retention: holds on dossiers, disposal proposals and their items, destruction records.
+"""Tables of retention: holds on dossiers, retention changes, disposal proposals and their items,
+destruction records.
 
 The retention state of a dossier itself (term, disposal date, basis, review status, storage lock)
 lives in columns of ``dossiers`` (``archive_service.dossiers.models.Dossier``).
@@ -13,7 +14,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive_service.db.base import Base, utcnow
@@ -66,6 +77,71 @@ class DossierHold(Base):
     @property
     def active(self) -> bool:
         return self.released_at is None
+
+
+class ChangeOrigin(StrEnum):
+    """Why a dossier's term changes after ingest: a new schedule, or an archivist's decision."""
+
+    SCHEDULE = "schedule"
+    ARCHIVIST = "archivist"
+
+
+class ChangeStatus(StrEnum):
+    """``pending`` until the new AIP version is stored and recorded, then ``done``;
+    ``abandoned`` when the dossier moved on before (its new version was never written)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    ABANDONED = "abandoned"
+
+
+_PENDING = text("status = 'pending'")
+
+
+class RetentionChange(Base):
+    """A change of a dossier's retention written as a new AIP version (``retention.changes``).
+
+    Recorded ``pending`` before storage is touched, like a deposit: the OCFL version it writes
+    carries the message ``retention <id>``, so a run interrupted after storage committed is
+    finished, never repeated. At most one change per dossier is pending (a partial unique
+    index), and a pending change keeps deposits of the dossier waiting: one writer per object.
+    """
+
+    __tablename__ = "retention_changes"
+    __table_args__ = (
+        Index(
+            "uq_retention_changes_dossier_pending",
+            "dossier_id",
+            unique=True,
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
+    )
+    dossier_code: Mapped[str] = mapped_column(String(100), index=True)
+    origin: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=ChangeStatus.PENDING, index=True)
+    #: The AIP version the change was decided on, and the version it wrote.
+    base_version: Mapped[str] = mapped_column(String(20))
+    aip_version: Mapped[str | None] = mapped_column(String(20), default=None)
+    #: ``{"retention", "disposal_date"}`` before; the retention record stored on the dossier after.
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    event_id: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(20), default=None)
+    remote_addr: Mapped[str | None] = mapped_column(String(100), default=None)
+    schedule_version: Mapped[str | None] = mapped_column(String(100), default=None)
+    schedule_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DisposalProposal(Base):

@@ -34,6 +34,7 @@ class Source(StrEnum):
     DECLARED = "declared"
     SCHEDULE = "schedule"
     DOCUMENT = "document"
+    ARCHIVIST = "archivist"  # a shortening decided by an archivist (``retention.shorten``)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,29 @@ class DossierRetentionFacts:
             sector_code=package.tthc.procedure.sector_code,
             document_terms=_declared_document_terms(
                 (document.doc_id, document.metadata.maintenance) for document in package.documents
+            ),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as stored with the dossier (``dossiers.retention_facts``)."""
+        return {
+            "maintenance": self.maintenance,
+            "end_date": self.end_date.isoformat(),
+            "procedure_code": self.procedure_code,
+            "sector_code": self.sector_code,
+            "document_terms": [list(pair) for pair in self.document_terms],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DossierRetentionFacts:
+        """The facts ``as_dict`` stored."""
+        return cls(
+            maintenance=str(data["maintenance"]),
+            end_date=date.fromisoformat(str(data["end_date"])),
+            procedure_code=data.get("procedure_code"),
+            sector_code=data.get("sector_code"),
+            document_terms=tuple(
+                (str(doc_id), str(text)) for doc_id, text in data.get("document_terms", [])
             ),
         )
 

@@ -29,7 +29,15 @@ class RetentionView(_View):
     review_status: str | None = Field(description="under_review ('Xem xét hủy') or null")
     active_holds: int
     basis: list[dict[str, Any]] = Field(description="what each source says, and which applies")
-    schedule_version: str | None
+    schedule_version: str | None = Field(description="schedule version the term was decided on")
+    schedule_checked: str | None = Field(
+        description="schedule version the term was last computed with (recomputed on change)"
+    )
+    schedule_sha256: str | None = Field(description="SHA-256 of that schedule file")
+    override: dict[str, Any] | None = Field(
+        description="an archivist's shortening: by, at, reason, reference, and the term the "
+        "policy gave (a later computation replaces the decision only if longer than that)"
+    )
     locks_applied_at: datetime | None = Field(description="when storage locks were applied")
     locked_until: datetime | None
     lock_mode: str | None = Field(examples=["COMPLIANCE"])
@@ -53,6 +61,9 @@ def retention_view(dossier: Dossier, active_holds: int) -> RetentionView | None:
         active_holds=active_holds,
         basis=list(basis.get("basis", [])),
         schedule_version=basis.get("schedule_version"),
+        schedule_checked=dossier.retention_schedule_version,
+        schedule_sha256=dossier.retention_schedule_sha256,
+        override=basis.get("override"),
         locks_applied_at=dossier.locks_applied_at,
         locked_until=dossier.locked_until,
         lock_mode=dossier.lock_mode,

@@ -613,6 +613,155 @@ def odf(path: Path, kind: str = "text", version: str = "1.2") -> Path:
     return _zip(path, parts, stored_first=True)
 
 
+_ODF_NS = {
+    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+    "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
+    "fo": "urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0",
+    "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0",
+    "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
+}
+#: The rows of the generated spreadsheet: Vietnamese labels and numbers.
+SHEET_ROWS = (
+    ("Mã thủ tục", "Tên thủ tục", "Số hồ sơ"),
+    ("1.001193", "Đăng ký khai sinh", "125"),
+    ("1.000894", "Đăng ký kết hôn — xã Quảng Tâm", "48"),
+)
+#: The slides of the generated presentation, one line of text each.
+SLIDE_LINES = VIETNAMESE_LINES[:2]
+
+
+def _odf_document(path: Path, kind: str, body: str, styles: str = "", automatic: str = "") -> Path:
+    """An OpenDocument package whose ``content.xml`` body is ``body`` (Vietnamese in DejaVu
+    Sans, so that LibreOffice has the glyphs whatever fonts are installed)."""
+    mimetype = f"application/vnd.oasis.opendocument.{kind}"
+    namespaces = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in _ODF_NS.items())
+    font = (
+        '<office:font-face-decls><style:font-face style:name="DejaVu Sans" '
+        "svg:font-family=\"'DejaVu Sans'\"/></office:font-face-decls>"
+    )
+    default = (
+        '<style:default-style style:family="{family}"><style:text-properties '
+        'style:font-name="DejaVu Sans" fo:font-size="12pt"/></style:default-style>'
+    )
+    families = ("table-cell", "paragraph", "graphic")
+    common = "".join(default.format(family=family) for family in families)
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {namespaces} '
+        f'office:version="1.2">{font}{automatic}<office:body>{body}</office:body>'
+        "</office:document-content>"
+    )
+    styles_xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-styles {namespaces} '
+        f'office:version="1.2">{font}<office:styles>{common}</office:styles>{styles}'
+        "</office:document-styles>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{mimetype}"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        '<manifest:file-entry manifest:full-path="styles.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    parts = [
+        ("mimetype", mimetype.encode()),
+        ("META-INF/manifest.xml", manifest.encode()),
+        ("content.xml", content.encode()),
+        ("styles.xml", styles_xml.encode()),
+    ]
+    return _zip(path, parts, stored_first=True)
+
+
+def ods_spreadsheet(path: Path) -> Path:
+    """A one-sheet OpenDocument spreadsheet of ``SHEET_ROWS`` (the last column numbers)."""
+
+    def cell(value: str) -> str:
+        if value.isdigit():
+            return (
+                f'<table:table-cell office:value-type="float" office:value="{value}">'
+                f"<text:p>{value}</text:p></table:table-cell>"
+            )
+        return (
+            f'<table:table-cell office:value-type="string"><text:p>{value}</text:p>'
+            "</table:table-cell>"
+        )
+
+    rows = "".join(
+        f"<table:table-row>{''.join(cell(value) for value in row)}</table:table-row>"
+        for row in SHEET_ROWS
+    )
+    widths = ("3.5cm", "8.5cm", "3cm")  # all on one portrait A4 page
+    column_styles = "".join(
+        f'<style:style style:name="co{number}" style:family="table-column">'
+        f'<style:table-column-properties style:column-width="{width}"/></style:style>'
+        for number, width in enumerate(widths, start=1)
+    )
+    automatic = f"<office:automatic-styles>{column_styles}</office:automatic-styles>"
+    columns = "".join(
+        f'<table:table-column table:style-name="co{number}"/>'
+        for number in range(1, len(widths) + 1)
+    )
+    body = (
+        '<office:spreadsheet><table:table table:name="Thống kê">'
+        f"{columns}{rows}</table:table></office:spreadsheet>"
+    )
+    return _odf_document(path, "spreadsheet", body, automatic=automatic)
+
+
+def odp_presentation(path: Path) -> Path:
+    """An OpenDocument presentation of one slide per line of ``SLIDE_LINES``."""
+    master = (
+        '<office:master-styles><style:master-page style:name="Chuan" '
+        'style:page-layout-name="PM1"/></office:master-styles>'
+    )
+    layout = (
+        '<office:automatic-styles><style:page-layout style:name="PM1">'
+        '<style:page-layout-properties fo:page-width="28cm" fo:page-height="15.75cm" '
+        'style:print-orientation="landscape"/></style:page-layout></office:automatic-styles>'
+    )
+    slides = "".join(
+        f'<draw:page draw:name="Trang {number}" draw:master-page-name="Chuan">'
+        '<draw:frame svg:x="2cm" svg:y="3cm" svg:width="24cm" svg:height="4cm">'
+        f"<draw:text-box><text:p>{line}</text:p></draw:text-box></draw:frame></draw:page>"
+        for number, line in enumerate(SLIDE_LINES, start=1)
+    )
+    body = f"<office:presentation>{slides}</office:presentation>"
+    return _odf_document(path, "presentation", body, layout + master)
+
+
+def office_converted(source: Path, target: Path, executable: str, timeout: float = 120) -> Path:
+    """``source`` saved by LibreOffice in the format of ``target``'s extension (XLSX, PPTX …)
+    — how the tests get real Microsoft Office files without shipping any."""
+    import subprocess
+    import tempfile
+
+    extension = target.suffix.lstrip(".")
+    with tempfile.TemporaryDirectory() as scratch:
+        profile = Path(scratch) / "profile"
+        subprocess.run(
+            [
+                executable,
+                f"-env:UserInstallation={profile.as_uri()}",
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                extension,
+                "--outdir",
+                scratch,
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+        produced = Path(scratch) / f"{source.stem}.{extension}"
+        target.write_bytes(produced.read_bytes())
+    return target
+
+
 def plain_zip(path: Path) -> Path:
     """An ordinary ZIP archive holding a text file (not accepted)."""
     return _zip(path, [("ghi-chu.txt", VIETNAMESE_LINES[0].encode())])

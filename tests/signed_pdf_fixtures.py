@@ -207,8 +207,14 @@ def sign_pdf(
     *,
     field_name: str = FIELD_NAME,
     pades: bool = True,
+    box: tuple[int, int, int, int] | None = None,
+    certify: bool = False,
 ) -> Path:
-    """Sign ``source`` into ``target`` (PAdES, or the older adbe.pkcs7.detached)."""
+    """Sign ``source`` into ``target`` (PAdES, or the older adbe.pkcs7.detached).
+
+    ``box``: a visible signature there on the first page (pyHanko's own stamp); ``certify``: a
+    certification signature (DocMDP, recorded in the catalog's ``/Perms``).
+    """
     signer = signers.SimpleSigner(
         signing_cert=pki.signer.asn1_certificate(),
         signing_key=pki.signer.asn1_key(),
@@ -224,11 +230,13 @@ def sign_pdf(
         reason="Phê duyệt hồ sơ",
         location="Quảng Tâm, Thanh Hóa",
         name=SIGNER_NAME,
+        certify=certify,
     )
+    spec = fields.SigFieldSpec(field_name, on_page=0, box=box) if box else None
     output = io.BytesIO()
     with open(source, "rb") as stream:
         writer = IncrementalPdfFileWriter(stream, strict=False)
-        signers.sign_pdf(writer, metadata, signer=signer, output=output)
+        signers.sign_pdf(writer, metadata, signer=signer, output=output, new_field_spec=spec)
     target.write_bytes(output.getvalue())
     return target
 
@@ -239,6 +247,28 @@ def timestamp_pdf(source: Path, target: Path, pki: TestPki) -> Path:
     with open(source, "rb") as stream:
         writer = IncrementalPdfFileWriter(stream, strict=False)
         signers.PdfTimeStamper(_timestamper(pki)).timestamp_pdf(writer, "sha256", output=output)
+    target.write_bytes(output.getvalue())
+    return target
+
+
+def add_dss(signed: Path, target: Path, pki: TestPki) -> Path:
+    """An incremental update adding a Document Security Store with the CA certificate (what
+    long-term validation material looks like; no revocation data, there is no network)."""
+    certificate = generic.StreamObject(
+        stream_data=pki.ca.certificate.public_bytes(serialization.Encoding.DER)
+    )
+    output = io.BytesIO()
+    with open(signed, "rb") as stream:
+        writer = IncrementalPdfFileWriter(stream, strict=False)
+        dss = generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/DSS"),
+                generic.NameObject("/Certs"): generic.ArrayObject([writer.add_object(certificate)]),
+            }
+        )
+        writer.root["/DSS"] = writer.add_object(dss)
+        writer.update_root()
+        writer.write(output)
     target.write_bytes(output.getvalue())
     return target
 

@@ -6,7 +6,13 @@ from archive_service.ingest.models import Deposit
 from archive_service.integrity.fixity_models import FixityCheck, FixityRun
 from archive_service.integrity.models import AuditCheckpoint, AuditEntry
 from archive_service.security.models import Agency, ApiKey
-from retention.models import DestructionRecord, DisposalItem, DisposalProposal, DossierHold
+from retention.models import (
+    DestructionRecord,
+    DisposalItem,
+    DisposalProposal,
+    DossierHold,
+    RetentionChange,
+)
 
 __all__ = [
     "Agency",
@@ -24,5 +30,6 @@ __all__ = [
     "FixityCheck",
     "FixityRun",
     "PremisEventRecord",
+    "RetentionChange",
     "StoredObject",
 ]

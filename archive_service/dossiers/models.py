@@ -46,6 +46,14 @@ class Dossier(Base):
     retention_years: Mapped[int | None] = mapped_column(Integer, default=None)
     disposal_date: Mapped[date | None] = mapped_column(default=None, index=True)
     retention_basis: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # What the policy read (``DossierRetentionFacts``) and the schedule (version, SHA-256 of the
+    # file) the term was last computed with: a dossier whose schedule digest differs from the
+    # schedule in force is recomputed (``retention.recompute``).
+    retention_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    retention_schedule_version: Mapped[str | None] = mapped_column(String(100), default=None)
+    retention_schedule_sha256: Mapped[str | None] = mapped_column(
+        String(64), default=None, index=True
+    )
     review_status: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
     locks_applied_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
@@ -77,6 +85,9 @@ class Document(Base):
     # preservation risk, with the reason); ``None`` when the version was archived without it.
     rendition_status: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
     rendition_failure: Mapped[str | None] = mapped_column(Text, default=None)
+    # The PDF/A validators that approved the rendition (``veraPDF 1.26.2``,
+    # ``archive-service 0.1.0 + pikepdf.pdfa 10.18.0``), from its normalization event.
+    rendition_validator: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class StoredObject(Base):

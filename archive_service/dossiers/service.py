@@ -114,13 +114,24 @@ class DossierPage(_View):
 
 
 class RenditionView(_View):
-    """An access copy of a document (PDF/A)."""
+    """The PDF/A-2b rendition step's outcome for a document, and the access copy when made.
+
+    ``status``: ``created`` (a verified PDF/A-2b file is in rep2: its name, path in the AIP,
+    size, SHA-256 and the validators that approved it), ``not-needed`` (already PDF/A-2, or a
+    format kept as it is), ``failed`` (a preservation risk; ``reason`` says why).
+    """
 
     kind: str = RENDITION_PDFA
-    file_name: str
-    size: int
-    sha256: str
-    mime_type: str = RENDITION_MIME
+    status: str = Field(examples=["created", "not-needed", "failed"])
+    reason: str | None = Field(default=None, description="why the rendition failed")
+    file_name: str | None = None
+    path: str | None = Field(default=None, examples=["representations/rep2/data/to-khai.pdf"])
+    size: int | None = None
+    sha256: str | None = Field(default=None, description="SHA-256 of the rendition")
+    mime_type: str | None = None
+    validator: str | None = Field(
+        default=None, examples=["archive-service 0.1.0 + pikepdf.pdfa 10.18.0"]
+    )
 
 
 class DocumentView(_View):
@@ -135,7 +146,9 @@ class DocumentView(_View):
     mime_type: str | None
     format_name: str | None
     pronom_id: str | None
-    rendition: RenditionView | None
+    rendition: RenditionView | None = Field(
+        description="the PDF/A rendition step's outcome; null for a version archived without it"
+    )
 
 
 class EventView(_View):
@@ -462,14 +475,28 @@ def _detail(
     )
 
 
+def _rendition_view(row: Document) -> RenditionView | None:
+    """What the catalogue holds of the document's rendition (None: nothing recorded)."""
+    made = bool(row.rendition_path and row.rendition_size is not None and row.rendition_sha256)
+    status = row.rendition_status or ("created" if made else None)
+    if status is None:
+        return None
+    if not made:
+        return RenditionView(status=status, reason=row.rendition_failure)
+    return RenditionView(
+        status=status,
+        reason=row.rendition_failure,
+        file_name=_base_name(row.rendition_path or ""),
+        path=row.rendition_path,
+        size=row.rendition_size,
+        sha256=row.rendition_sha256,
+        mime_type=RENDITION_MIME,
+        validator=row.rendition_validator,
+    )
+
+
 def _document_view(row: Document) -> DocumentView:
-    rendition = None
-    if row.rendition_path and row.rendition_size is not None and row.rendition_sha256:
-        rendition = RenditionView(
-            file_name=_base_name(row.rendition_path),
-            size=row.rendition_size,
-            sha256=row.rendition_sha256,
-        )
+    rendition = _rendition_view(row)
     return DocumentView(
         doc_id=row.doc_id,
         ordinal=row.ordinal,

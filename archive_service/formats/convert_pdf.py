@@ -2,9 +2,13 @@
 
 The page content is never re-rendered: the document's own objects are kept and only what PDF/A-2
 forbids or needs is changed — forbidden actions, ``AA`` and ``OpenAction`` entries, document
-JavaScript, embedded files and the annotations that carry them, XFA, signature values (they
-cannot survive a rewrite), ``CIDSet`` (optional in PDF/A-2 and not checkable by pikepdf) and
-non-standard trailer keys are removed; then ``pikepdf.pdfa.prepare`` installs the output intent
+JavaScript, embedded files and the annotations that carry them, XFA, ``CIDSet`` (optional in
+PDF/A-2 and not checkable by pikepdf) and non-standard trailer keys are removed; so is
+everything of a digital signature, which cannot survive a rewrite: the signature fields with
+their widgets and values (an ``AcroForm`` left without fields goes too), ``SigFlags``, the
+catalog's ``Perms`` and ``DSS`` and the PAdES ``ESIC`` extension. The rendition of a signed PDF
+is therefore an unsigned copy (``PdfaStep.signature_removed``); the signed original is only
+ever read; then ``pikepdf.pdfa.prepare`` installs the output intent
 and the XMP ``pdfaid`` 2/B declaration and the file is written with the save settings pikepdf
 pins for PDF/A (no encryption, a trailer ID). URI, GoTo, GoToR, GoToE, Thread, SubmitForm and the
 four page-turning named actions are allowed by ISO 19005-2 §6.5.1 and are kept.
@@ -177,6 +181,7 @@ class _Scrubber:
         self.pdf, self.remove = pdf, remove
         self.found: list[str] = []
         self.signed = False
+        self.signature_fields = 0
 
     def run(self) -> list[str]:
         """Every finding (or removal), once each, in the order met."""
@@ -185,13 +190,13 @@ class _Scrubber:
         opening = f"hành động {kind} khi mở tệp" if kind else "hành động khi mở tệp"
         self._drop(root, "/OpenAction", f"{opening} (OpenAction)")
         self._drop(root, "/NeedsRendering", "khoá NeedsRendering của catalog")
-        self._drop(root, "/Perms", "quyền chữ ký (Perms) của catalog")
         self._drop(root, "/AF", "tệp liên kết (AF) của catalog")
         names = root.get("/Names")
         if isinstance(names, pikepdf.Dictionary):
             self._drop(names, "/JavaScript", "JavaScript cấp tài liệu")
             self._drop(names, "/EmbeddedFiles", "tệp đính kèm nhúng (EmbeddedFiles)")
-        self._forms(root.get("/AcroForm"))
+        self._forms(root)
+        self._signature_catalog(root)
         self._annotations()
         self._trailer()
         self._objects()
@@ -203,23 +208,61 @@ class _Scrubber:
             if self.remove:
                 del holder[key]
 
-    def _forms(self, form: object) -> None:
+    def _forms(self, root: pikepdf.Object) -> None:
+        form = root.get("/AcroForm")
         if not isinstance(form, pikepdf.Dictionary):
             return
         self._drop(form, "/XFA", "biểu mẫu XFA")
-        for field in _array(form.get("/Fields")):
-            self._signature_values(field, 0)
-        if self.signed:
+        fields = form.get("/Fields")
+        if isinstance(fields, pikepdf.Array):
+            kept = self._without_signature_fields(fields, None, 0)
+            if self.remove and len(kept) != len(fields):
+                form.Fields = pikepdf.Array(kept)
+        if self.remove and self.signature_fields and not _array(form.get("/Fields")):
+            self._drop(root, "/AcroForm", "biểu mẫu AcroForm chỉ chứa trường chữ ký")
+        elif self.signature_fields or not self.remove:
             self._drop(form, "/SigFlags", "cờ chữ ký (SigFlags)")
 
-    def _signature_values(self, field: object, depth: int) -> None:
-        if not isinstance(field, pikepdf.Dictionary) or depth > _MAX_DEPTH:
-            return
-        if field.get("/FT") == "/Sig" and "/V" in field:
+    def _without_signature_fields(
+        self, fields: pikepdf.Array, inherited: object, depth: int
+    ) -> list[object]:
+        """``fields`` less its signature fields (noted); kids are pruned the same way."""
+        kept: list[object] = []
+        for field in fields:
+            if not isinstance(field, pikepdf.Dictionary) or depth > _MAX_DEPTH:
+                kept.append(field)
+                continue
+            kind = field.get("/FT", inherited)
+            if kind == "/Sig":
+                self._signature_field(field)
+                continue
+            kids = field.get("/Kids")
+            if isinstance(kids, pikepdf.Array):
+                pruned = self._without_signature_fields(kids, kind, depth + 1)
+                if self.remove and len(pruned) != len(kids):
+                    field.Kids = pikepdf.Array(pruned)
+            kept.append(field)
+        return kept
+
+    def _signature_field(self, field: pikepdf.Dictionary) -> None:
+        name = _field_name(field)
+        self.signature_fields += 1
+        if "/V" in field or any("/V" in kid for kid in _dictionaries(field.get("/Kids"))):
             self.signed = True
-            self._drop(field, "/V", "giá trị chữ ký số")
-        for kid in _array(field.get("/Kids")):
-            self._signature_values(kid, depth + 1)
+            what = f"trường chữ ký số {name} cùng giá trị chữ ký"
+        else:
+            what = f"trường chữ ký số chưa ký {name}"
+        self.found.append(f"bỏ {what}" if self.remove else what)
+
+    def _signature_catalog(self, root: pikepdf.Object) -> None:
+        """Catalog entries that belong to signatures: ``Perms``, ``DSS``, the ``ESIC`` extension."""
+        self._drop(root, "/Perms", "quyền chữ ký (Perms) của catalog")
+        self._drop(root, "/DSS", "kho dữ liệu xác minh chữ ký (DSS)")
+        extensions = root.get("/Extensions")
+        if isinstance(extensions, pikepdf.Dictionary):
+            self._drop(extensions, "/ESIC", "khai báo phần mở rộng PAdES (ESIC)")
+            if self.remove and not extensions.keys():
+                del root["/Extensions"]
 
     def _annotations(self) -> None:
         for number, page in enumerate(self.pdf.pages, start=1):
@@ -232,10 +275,18 @@ class _Scrubber:
                 if subtype in _FORBIDDEN_ANNOTATIONS:
                     what = f"chú thích {subtype[1:]} ở trang {number}"
                     self.found.append(f"bỏ {what}" if self.remove else what)
+                elif subtype == "/Widget" and _field_type(annotation) == "/Sig":
+                    what = f"ô chữ ký số {_field_name(annotation)} ở trang {number}"
+                    if _visible(annotation):
+                        what += " (hình chữ ký hiển thị không còn trong bản PDF/A)"
+                    self.found.append(f"bỏ {what}" if self.remove else what)
                 else:
                     kept.append(annotation)
             if self.remove and len(kept) != len(annotations):
-                page.obj.Annots = kept
+                if len(kept):
+                    page.obj.Annots = kept
+                else:
+                    del page.obj["/Annots"]
 
     def _trailer(self) -> None:
         for key in list(self.pdf.trailer.keys()):
@@ -281,6 +332,44 @@ def _get(obj: object, key: str) -> object:
 
 def _array(value: object) -> list[object]:
     return list(value) if isinstance(value, pikepdf.Array) else []
+
+
+def _dictionaries(value: object) -> list[pikepdf.Dictionary]:
+    return [item for item in _array(value) if isinstance(item, pikepdf.Dictionary)]
+
+
+def _field_type(field: object) -> object:
+    """A field's ``FT``, inherited from its ancestors when it has none of its own."""
+    for _ in range(_MAX_DEPTH):
+        if not isinstance(field, pikepdf.Dictionary):
+            return None
+        if "/FT" in field:
+            return field.get("/FT")
+        field = field.get("/Parent")
+    return None
+
+
+def _field_name(field: object) -> str:
+    """The field's partial name in quotes, from the field or its parent widget."""
+    for _ in range(2):
+        if not isinstance(field, pikepdf.Dictionary):
+            break
+        if "/T" in field:
+            return f"'{field.get('/T')}'"
+        field = field.get("/Parent")
+    return "không tên"
+
+
+def _visible(annotation: object) -> bool:
+    """A widget that paints something: an area, an appearance, and no Hidden/NoView flag."""
+    if not isinstance(annotation, pikepdf.Dictionary) or "/AP" not in annotation:
+        return False
+    try:
+        x1, y1, x2, y2 = (float(value) for value in annotation.get("/Rect", []))
+    except (TypeError, ValueError):
+        return False
+    flags = int(annotation.get("/F", 0))
+    return abs(x2 - x1) > 0 and abs(y2 - y1) > 0 and not flags & (2 | 32)
 
 
 def _containers(obj: pikepdf.Object, budget: list[int], depth: int) -> Iterator[pikepdf.Dictionary]:

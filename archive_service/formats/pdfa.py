@@ -17,6 +17,7 @@ any failed rule makes it ``invalid``; anything else is ``not-checked``. Nothing 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -107,8 +108,10 @@ class PdfaReport:
         return f"Tệp {self.file_name}: {claim}, chưa kiểm tra được ({reason})"
 
 
+@functools.cache
 def pikepdf_validator_version() -> str | None:
-    """Version of pikepdf when its ``pdfa`` validator can be imported, else None."""
+    """Version of pikepdf when its ``pdfa`` validator can be imported, else None (looked up
+    once per process: reading package metadata costs more than validating a small page)."""
     try:
         import pikepdf.pdfa  # noqa: F401
     except ImportError:

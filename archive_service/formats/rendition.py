@@ -41,7 +41,6 @@ from archive_service.formats.convert_office import (
 from archive_service.formats.convert_pdf import (
     PdfaStep,
     RenditionError,
-    convert_pdf,
     ghostscript_to_pdf,
     make_pdfa_2b,
     open_strict,
@@ -52,7 +51,7 @@ from archive_service.formats.tools import detect_tools
 from archive_service.formats.verify_rendition import (
     RenditionCheck,
     SourceFacts,
-    read_source_facts,
+    source_facts,
     verify_rendition,
 )
 
@@ -348,12 +347,15 @@ def _convert(
 
 
 def _pdf_draft(source: Path, scratch: Path, outcome: _Outcome) -> _Draft:
+    """The lossless draft; the source is opened once for its facts and the conversion."""
     outcome.path = ConversionPath.PDF
     outcome.agents = (_python_agent("pikepdf"),)
-    facts = read_source_facts(source)
-    outcome.input_pages = facts.pages
     output = scratch / "rendition.pdf"
-    return _Draft(output, facts, outcome.path, outcome.agents, convert_pdf(source, output))
+    with open_strict(source) as pdf:
+        facts = source_facts(pdf, source)
+        outcome.input_pages = facts.pages
+        step = make_pdfa_2b(pdf, output)
+    return _Draft(output, facts, outcome.path, outcome.agents, step)
 
 
 def _unembedded_fonts(draft: _Draft, check: RenditionCheck) -> list[str]:
@@ -404,10 +406,10 @@ def _office_draft(
     printed = convert_office(
         source, key, scratch, tools.libreoffice.executable, tools.office_timeout
     )
-    facts = read_source_facts(printed)
-    outcome.input_pages = facts.pages
     output = scratch / "rendition.pdf"
     with open_strict(printed) as pdf:
+        facts = source_facts(pdf, printed)
+        outcome.input_pages = facts.pages
         step = make_pdfa_2b(pdf, output)
     return _Draft(output, facts, outcome.path, outcome.agents, step)
 
@@ -456,7 +458,9 @@ def _reason(identification: Identification, reason: str) -> str:
     return reason if reason.startswith(prefix) else prefix + reason
 
 
+@functools.cache
 def _python_agent(package: str) -> ToolAgent:
+    """The installed package and its version (looked up once per process)."""
     try:
         return ToolAgent(package, metadata.version(package))
     except metadata.PackageNotFoundError:

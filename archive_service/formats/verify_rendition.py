@@ -80,9 +80,12 @@ def normalise_text(text: str) -> str:
 def read_source_facts(path: Path) -> SourceFacts:
     """Pages, text and metadata of a source PDF (refused when damaged or password-protected)."""
     with open_strict(path) as pdf:
-        pages = len(pdf.pages)
-        metadata = document_metadata(pdf)
-    return SourceFacts(pages, page_texts(path), metadata)
+        return source_facts(pdf, path)
+
+
+def source_facts(pdf: pikepdf.Pdf, path: Path) -> SourceFacts:
+    """The facts of ``pdf``, opened by the caller from ``path`` (read before any change)."""
+    return SourceFacts(len(pdf.pages), page_texts(path), document_metadata(pdf))
 
 
 def page_texts(path: Path) -> tuple[str, ...]:

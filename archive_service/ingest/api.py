@@ -11,7 +11,8 @@ from __future__ import annotations
 from email.message import Message
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -49,6 +50,11 @@ ZIP_MEDIA_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
 FORM_MEDIA_TYPE = "multipart/form-data"
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 DEFAULT_ZIP_NAME = "SIP.zip"
+#: Longest ``wait`` a status request may ask for, and how often the status is looked at
+#: meanwhile (doubling from the first pause to the longest).
+MAX_STATUS_WAIT_SECONDS = 60.0
+STATUS_CHECK_FIRST_SECONDS = 0.05
+STATUS_CHECK_LONGEST_SECONDS = 0.4
 
 router = APIRouter(prefix="/deposits", tags=["deposits"])
 
@@ -172,9 +178,35 @@ async def create_deposit(
     summary="Status of a deposit",
     responses=error_responses(401, 404),
 )
-def get_deposit(principal: CurrentPrincipal, service: Service, deposit_id: str) -> DepositView:
-    """Where the deposit is, with every problem found, its dossier code and times."""
-    return service.get(principal, deposit_id)
+async def get_deposit(
+    principal: CurrentPrincipal,
+    service: Service,
+    deposit_id: str,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_STATUS_WAIT_SECONDS,
+            description="Chờ tối đa chừng ấy giây đến khi trạng thái đổi hoặc kết thúc "
+            "(long polling); 0: trả lời ngay.",
+        ),
+    ] = 0,
+) -> DepositView:
+    """Where the deposit is, with every problem found, its dossier code and times.
+
+    With ``wait``, the answer comes as soon as the status changes or reaches its end, or when
+    the time is up — one request instead of many polls."""
+    view = await run_in_threadpool(service.get, principal, deposit_id)
+    deadline = anyio.current_time() + wait
+    pause = STATUS_CHECK_FIRST_SECONDS
+    while not view.final and anyio.current_time() < deadline:
+        await anyio.sleep(min(pause, max(deadline - anyio.current_time(), 0)))
+        pause = min(pause * 2, STATUS_CHECK_LONGEST_SECONDS)
+        latest = await run_in_threadpool(service.get, principal, deposit_id)
+        if latest.status != view.status:
+            return latest
+        view = latest
+    return view
 
 
 async def _deposit_zip(

@@ -33,6 +33,9 @@ UPLOAD_CHUNK = 256 * 1024
 OCTET_STREAM = "application/octet-stream"
 #: Status codes that mean "the archive refused this deposit"; any other error is the client's.
 REFUSAL_STATUSES = frozenset({400, 409, 413, 422})
+#: Longest wait asked of the server in one status request (it allows up to 60 s).
+LONG_POLL_SECONDS = 20.0
+CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 class UploadProgress(Protocol):
@@ -206,10 +209,11 @@ class DepositClient:
         request_timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        self._request_timeout = request_timeout
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key}"},
-            timeout=httpx.Timeout(request_timeout, connect=10.0),
+            timeout=httpx.Timeout(request_timeout, connect=CONNECT_TIMEOUT_SECONDS),
             transport=transport,
         )
 
@@ -284,10 +288,18 @@ class DepositClient:
             )
             return self._send_deposit(request, progress)
 
-    def status(self, deposit_id: str) -> DepositState:
-        """The deposit's current state (``GET /deposits/{id}``)."""
+    def status(self, deposit_id: str, *, wait: float = 0.0) -> DepositState:
+        """The deposit's state (``GET /deposits/{id}``); with ``wait``, the server answers once
+        the status changes or ends, or after that many seconds (long polling)."""
+        params = {"wait": f"{wait:g}"} if wait > 0 else None
         try:
-            response = self._http.get(f"{DEPOSITS_PATH}/{deposit_id}")
+            response = self._http.get(
+                f"{DEPOSITS_PATH}/{deposit_id}",
+                params=params,
+                timeout=httpx.Timeout(
+                    self._request_timeout + wait, connect=CONNECT_TIMEOUT_SECONDS
+                ),
+            )
         except httpx.HTTPError as exc:
             raise DepositClientError(_transport_message(exc)) from exc
         return DepositState.from_json(_json_or_raise(response))
@@ -300,10 +312,12 @@ class DepositClient:
         backoff: Backoff | None = None,
         on_status: Callable[[DepositState], None] | None = None,
     ) -> DepositState:
-        """Poll until the deposit is final; ``DepositClientError`` after ``timeout`` seconds.
+        """Wait until the deposit is final; ``DepositClientError`` after ``timeout`` seconds.
 
         The status is read at once (the deposit answer does not carry problems or the dossier
-        code), then after each pause of ``backoff``.
+        code), then by long polls of up to ``LONG_POLL_SECONDS``; a server that answers a long
+        poll early without a change (one that does not know ``wait``) is polled after each
+        pause of ``backoff`` instead.
         """
         deadline = time.monotonic() + timeout
         delays = (backoff or Backoff()).delays()
@@ -317,9 +331,13 @@ class DepositClient:
                     f"hết {timeout:g} giây chờ mà giao nộp {state.deposit_id} vẫn ở trạng thái "
                     f"'{state.status}'; xem lại sau bằng GET {DEPOSITS_PATH}/{state.deposit_id}"
                 )
-            time.sleep(min(next(delays), remaining))
             previous = state.status
-            state = self.status(first.deposit_id).merged_with(state)
+            wait = min(LONG_POLL_SECONDS, remaining)
+            asked = time.monotonic()
+            state = self.status(first.deposit_id, wait=wait).merged_with(state)
+            answered_early = time.monotonic() - asked < wait / 2
+            if state.status == previous and not state.final and answered_early:
+                time.sleep(min(next(delays), max(deadline - time.monotonic(), 0)))
             if on_status is not None and state.status != previous:
                 on_status(state)
         return state

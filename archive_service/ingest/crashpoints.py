@@ -10,6 +10,10 @@ Points: ``register:staged`` (upload moved into place, no row yet), ``register:co
 committed, task not sent), ``check:done``, ``package:done``, ``store:content`` (each content file
 opened for upload), ``store:committed`` (OCFL version committed, database not yet),
 ``index:committed`` (database committed, staged files not yet removed).
+
+With ``ARCHIVE_TEST_CRASH_ONCE`` naming a file, only the first process to reach the point dies
+(it creates the file first): the processes started after it — a pool's replacement children,
+which inherit the same environment — get past the point.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import threading
 from collections import Counter
 
 VARIABLE = "ARCHIVE_TEST_CRASH_AT"
+ONCE_VARIABLE = "ARCHIVE_TEST_CRASH_ONCE"
 
 _hits: Counter[str] = Counter()
 _lock = threading.Lock()
@@ -41,5 +46,12 @@ def reached(name: str) -> None:
     with _lock:
         _hits[name] += 1
         hit = _hits[name]
-    if hit == (int(count) if count else 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if hit != (int(count) if count else 1):
+        return
+    once = os.environ.get(ONCE_VARIABLE)
+    if once:
+        try:
+            os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return  # an earlier process died here already
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -201,4 +201,4 @@ def make_dispatcher(settings: Settings) -> TaskDispatcher:
     """Celery when a broker is configured, else the in-process thread pool."""
     if settings.broker_url:
         return CeleryDispatcher(settings)
-    return InProcessDispatcher(settings.workers)
+    return InProcessDispatcher(max(settings.workers, settings.effective_pipeline_processes()))

@@ -3,8 +3,9 @@
 The facts come from the committed version itself — not from memory of the attempt — so a
 deposit finished after a crash records the same: the MIME type from rep1's METS (the type by
 content), format name and PRONOM id from ``PREMIS_rep1.xml``, the rendition (path, size,
-SHA-256 in rep2's METS) from the successful ``normalization`` event whose source is the
-document, and a failed rendition's reason from the failed one. A document that went through
+SHA-256 in rep2's METS) and the validators that checked it (the event's agents in the
+``validator`` role) from the successful ``normalization`` event whose source is the document,
+and a failed rendition's reason from the failed one. A document that went through
 ``format identification`` without a normalization needed none.
 """
 
@@ -18,6 +19,7 @@ from archive_service.dossiers.models import Document
 from archive_service.packages.aip_items import representation_premis_path
 from archive_service.packages.aip_reader import AipFile, AipSummary
 from archive_service.packages.premis import (
+    AgentRole,
     EventType,
     FileFormat,
     ObjectRole,
@@ -49,6 +51,7 @@ class DocumentFormat:
     rendition: AipFile | None = None
     rendition_state: RenditionState | None = None
     rendition_failure: str | None = None
+    rendition_validator: str | None = None
 
     def apply(self, row: Document) -> None:
         """Set the columns of ``row`` that this knows (the others keep their values)."""
@@ -63,6 +66,7 @@ class DocumentFormat:
             row.rendition_sha256 = self.rendition.sha256
         row.rendition_status = self.rendition_state
         row.rendition_failure = self.rendition_failure
+        row.rendition_validator = self.rendition_validator
 
 
 def stored_document_formats(
@@ -86,6 +90,7 @@ def stored_document_formats(
             rendition=outcomes.renditions.get(path),
             rendition_state=outcomes.state(path),
             rendition_failure=outcomes.failures.get(path),
+            rendition_validator=outcomes.validators.get(path),
         )
         for path, original in originals.items()
     }
@@ -100,6 +105,7 @@ class _Outcomes:
         self.prefix = f"{object_id}/"
         self.renditions: dict[str, AipFile] = {}
         self.failures: dict[str, str] = {}
+        self.validators: dict[str, str] = {}
         self.identified: set[str] = set()
         for event in events:
             sources = self.paths(event, ObjectRole.SOURCE)
@@ -112,6 +118,9 @@ class _Outcomes:
                     renditions[p] for p in self.paths(event, ObjectRole.OUTCOME) if p in renditions
                 ]
                 self.renditions.update((source, made[0]) for source in sources if made)
+                checked = _validators(event)
+                if made and checked:
+                    self.validators.update((source, checked) for source in sources)
             elif event.outcome == Outcome.FAILURE:
                 reason = event.outcome_detail or event.detail or ""
                 self.failures.update((source, reason) for source in sources)
@@ -129,6 +138,17 @@ class _Outcomes:
         if path in self.failures:
             return RenditionState.FAILED
         return RenditionState.NOT_NEEDED if path in self.identified else None
+
+
+def _validators(event: PremisEvent) -> str | None:
+    """``archive-service 0.1.0 + pikepdf.pdfa 10.18.0``: the event's validator agents
+    (identified ``<name>/<version>``), or None when it names none."""
+    names = [
+        " ".join(agent.identifier.rsplit("/", 1))
+        for agent in event.agents
+        if agent.role == AgentRole.VALIDATOR
+    ]
+    return " + ".join(dict.fromkeys(names)) or None
 
 
 def _designation(file_format: FileFormat) -> str:

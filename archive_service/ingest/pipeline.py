@@ -85,6 +85,8 @@ from archive_service.packages.tthc import TTHC_PATH
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.streams import FileSource
 from retention.assign import assign_retention
+from retention.change_errors import DossierBusy
+from retention.changes import change_pending
 from retention.locks import lock_deposit_dossier
 from retention.schedule import load_schedule
 
@@ -172,6 +174,9 @@ class DepositPipeline:
         finally:
             lease.release()
         return self.apply_locks(deposit_id)
+
+    def close(self) -> None:
+        """Nothing to stop: the task bodies run on the caller's thread."""
 
     def apply_locks(self, deposit_id: str) -> float | None:
         """Lock the archived deposit's dossier in storage, after its transaction committed
@@ -261,8 +266,12 @@ class _Attempt:
                 deposit.record_status = sip.record_status
                 deposit.problems = [p.as_dict() for p in problems]
                 archived = session.scalars(
-                    select(Dossier).where(Dossier.dossier_code == sip.dossier_code)
+                    select(Dossier)
+                    .where(Dossier.dossier_code == sip.dossier_code)
+                    .with_for_update()
                 ).one_or_none()
+                if archived is not None and change_pending(session, archived.id):
+                    raise DossierBusy(sip.dossier_code)  # a retention change writes it now
                 refusal = self.refusal(sip, archived, deposit)
                 if refusal is not None:
                     self.mark_rejected(session, deposit, [*problems, refusal])
@@ -272,7 +281,7 @@ class _Attempt:
                     deposit.aip_object_id = target.object_id
                     change_status(session, deposit, DepositStatus.PACKAGING)
                     session.flush()
-        except IntegrityError:
+        except (IntegrityError, DossierBusy):
             self.postpone()
         if target is None:
             remove_deposit_files(self.settings.staging_dir, self.deposit_id)

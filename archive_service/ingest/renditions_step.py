@@ -5,7 +5,8 @@ decides that valid PDF/A-2a/2u files need none) — except audio, video and open
 which are kept as they are (the rule ``make_rendition`` applies too) and so are not even copied:
 
 - **created** — the verified rendition goes to rep2 with a ``normalization`` event (source =
-  the original, outcome = the rendition, agents = the tools with their versions). For a signed
+  the original, outcome = the rendition, agents = the tools with their versions as executing
+  programs and the PDF/A validators that checked the rendition as validators). For a signed
   original the event says the signature does not carry over; the original keeps its bytes and
   its signature in rep1.
 - **failed** — a ``normalization`` event with outcome ``failure`` and the reason, linked to the
@@ -202,8 +203,10 @@ class _Renditions:
     ) -> PremisEvent:
         """The ``normalization`` event (``build_aip`` adds the rendition as its outcome)."""
         tools = [tool_agent(agent.name, agent.version) for agent in result.agents]
-        for tool in tools:
-            self.agents.setdefault(tool.identifier, tool)
+        opinions = result.pdfa_report.opinions if result.pdfa_report else ()
+        validators = [tool_agent(opinion.validator, opinion.version) for opinion in opinions]
+        for agent in (*tools, *validators):
+            self.agents.setdefault(agent.identifier, agent)
         by = ", ".join(agent.label() for agent in result.agents) or "không có công cụ phù hợp"
         detail = (
             f"Tạo bản PDF/A-{RENDITION_FLAVOUR} của tệp {document.file_name} "
@@ -222,6 +225,7 @@ class _Renditions:
             agents=(
                 LinkedAgent(self.archive.identifier, AgentRole.IMPLEMENTER),
                 *(LinkedAgent(tool.identifier, AgentRole.EXECUTING_PROGRAM) for tool in tools),
+                *(LinkedAgent(check.identifier, AgentRole.VALIDATOR) for check in validators),
             ),
             objects=(LinkedObject(original, ObjectRole.SOURCE),),
         )

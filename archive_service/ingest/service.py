@@ -51,6 +51,7 @@ from archive_service.ingest.errors import (
 from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.ingest.peek import SipGlance, glance_sip
 from archive_service.ingest.pipeline import DepositPipeline
+from archive_service.ingest.process_pool import ProcessPipeline
 from archive_service.ingest.staging import (
     StagedFile,
     deposit_path,
@@ -108,7 +109,7 @@ class DepositService:
         self.database = database
         self.repository = repository
         self.dispatcher = dispatcher
-        self.pipeline = DepositPipeline(settings, database, repository)
+        self.pipeline = make_pipeline(settings, database, repository)
 
     # --- registering
 
@@ -380,8 +381,9 @@ class DepositService:
         return removed
 
     def close(self) -> None:
-        """Stop the dispatcher and release the database connections."""
+        """Stop the dispatcher and the pipeline, and release the database connections."""
         self.dispatcher.close()
+        self.pipeline.close()
         self.database.dispose()
 
     # --- reading
@@ -398,6 +400,17 @@ class DepositService:
         if not principal.sees_identity_numbers:
             problems = mask_value(problems)
         return view_of(deposit, problems)
+
+
+def make_pipeline(
+    settings: Settings, database: Database, repository: OcflRepository
+) -> DepositPipeline | ProcessPipeline:
+    """Where task bodies run: child processes when configured for the in-process dispatcher
+    (``ProcessPipeline``), else this process (``DepositPipeline``, also in Celery workers)."""
+    processes = settings.effective_pipeline_processes()
+    if processes and not settings.broker_url:
+        return ProcessPipeline(settings, processes)
+    return DepositPipeline(settings, database, repository)
 
 
 def open_deposit_service(

@@ -260,7 +260,11 @@ class InProcessArchive:
 def in_process_archive(
     data_dir: Path, *, database_url: str | None = None, **settings: Any
 ) -> Iterator[InProcessArchive]:
-    """The application on ``data_dir`` (embedded SQLite unless ``database_url``), migrated."""
+    """The application on ``data_dir`` (embedded SQLite unless ``database_url``), migrated.
+
+    Its pipeline runs on threads unless ``pipeline_processes`` says otherwise: child processes
+    would cost every test their start-up, and ``archive serve`` tests cover them."""
+    settings.setdefault("pipeline_processes", 0)
     config = Settings(data_dir=data_dir, database_url=database_url, **settings)
     if database_url is not None:
         upgrade(database_url)

@@ -43,6 +43,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "database_url": database_url,
         "storage_url": (tmp_path / "storage").as_uri(),
         "workers": 2,
+        "pipeline_processes": 0,  # threads: a test process starts no children unless it asks
         "max_attempts": 3,
         "retry_delay_seconds": 0.05,
         "lease_seconds": 30.0,

@@ -55,11 +55,14 @@ class DossierSpec:
     scheduled: bool = False  # True: the factory's marriage registration (permanent by schedule)
     documents: int = 1
     record_status: str = "NEW"  # SUPPLEMENT or REPLACEMENT: a new version of an archived one
+    procedure: str | None = None  # another procedure code (sector XX), for tests' own schedules
 
     def sip(self, directory: Path) -> Path:
         """Write the SIP (a new package id each time) under ``directory``; return its path."""
         overrides: dict[str, Any] = {"dossier": {"maintenance": self.maintenance}}
-        if not self.scheduled:
+        if self.procedure is not None:
+            overrides["tthc"] = {"procedure": {**UNSCHEDULED, "code": self.procedure}}
+        elif not self.scheduled:
             overrides["tthc"] = {"procedure": UNSCHEDULED}
         plain, files = sample_deposit(documents=self.documents, dossier_code=self.code, **overrides)
         directory.mkdir(parents=True, exist_ok=True)

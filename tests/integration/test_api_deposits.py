@@ -75,6 +75,35 @@ def test_a_sip_zip_is_accepted_received_and_archived(archive: InProcessArchive, 
         assert received.remote_addr == "testclient"
 
 
+def test_a_long_poll_answers_at_each_change_of_status_and_refuses_a_bad_wait(
+    archive: InProcessArchive, sip: Path
+) -> None:
+    depositor = archive.client_for(archive.create_key("depositor", AGENCY))
+    deposit_id = depositor.post(DEPOSITS, content=sip.read_bytes(), headers=ZIP).json()[
+        "deposit_id"
+    ]
+    seen = ["received"]
+    for _ in range(10):
+        answer = depositor.get(f"{DEPOSITS}/{deposit_id}", params={"wait": 30})
+        assert answer.status_code == 200, answer.text
+        status = answer.json()["status"]
+        assert status != seen[-1] or status == "archived", seen  # no answer without news
+        seen.append(status)
+        if status == "archived":
+            break
+    # Each long poll ended with a new status: received → … → archived in at most 4 requests.
+    assert seen[-1] == "archived" and len(seen) <= 5, seen
+    assert set(seen) <= {"received", "checking", "packaging", "storing", "archived"}
+    again = depositor.get(f"{DEPOSITS}/{deposit_id}", params={"wait": 30})
+    assert again.json()["status"] == "archived"  # a final status is answered at once
+    for bad in ("61", "-1", "soon"):
+        refused = depositor.get(f"{DEPOSITS}/{deposit_id}", params={"wait": bad})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "REQUEST_INVALID"
+    unknown = depositor.get(f"{DEPOSITS}/00000000-0000-0000-0000-000000000000?wait=1")
+    assert unknown.status_code == 404
+
+
 def test_a_plain_multipart_deposit_is_packaged_and_archived(archive: InProcessArchive) -> None:
     depositor = archive.client_for(archive.create_key("depositor", AGENCY))
     deposit, files = sample_deposit(documents=3)

@@ -26,7 +26,9 @@ EXECUTABLES = {
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
     missing_socket = tmp_path_factory.mktemp("clamd") / "clamd.ctl"
-    result = CliRunner().invoke(app, ["doctor", "--json", "--clamd-socket", str(missing_socket)])
+    result = CliRunner().invoke(
+        app, ["doctor", "--no-storage", "--json", "--clamd-socket", str(missing_socket)]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     tools = {tool["key"]: tool for tool in payload["tools"]}
@@ -85,7 +87,9 @@ def test_python_validator_is_reported(report: dict[str, dict[str, object]]) -> N
 
 
 def test_text_output_lists_every_tool_and_what_is_missing(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["doctor", "--clamd-socket", str(tmp_path / "none")])
+    result = CliRunner().invoke(
+        app, ["doctor", "--no-storage", "--clamd-socket", str(tmp_path / "none")]
+    )
 
     assert result.exit_code == 0
     for name in ("Ghostscript", "Tesseract OCR", "LibreOffice", "ClamAV (clamscan)", "veraPDF"):

@@ -27,6 +27,7 @@ from archive_service.db.session import Database
 from archive_service.ingest import crashpoints
 from archive_service.ingest.dispatch import CeleryDispatcher
 from archive_service.ingest.models import Deposit, DepositStatus
+from archive_service.ingest.process_pool import ProcessPipeline
 from archive_service.ingest.service import DepositService, open_deposit_service
 from archive_service.integrity.models import AuditEntry
 from archive_service.security.service import Principal
@@ -238,3 +239,30 @@ def test_a_killed_celery_worker_is_replaced_and_the_deposit_archived_once(
         assert view.status is DepositStatus.ARCHIVED, (view.failure_reason, successor.log())
         assert_archived_once(settings, database, receipt.deposit_id)
     database.dispose()
+
+
+def test_a_pipeline_process_that_dies_is_replaced_and_the_deposit_archived_once(
+    tmp_path: Path,
+    database: Database,
+    sip: Path,
+    restarted: list[DepositService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded default on several cores: the task body runs in a child process of the
+    service; that child dies (``SIGKILL``) mid-deposit, the service replaces it and finishes."""
+    once = tmp_path / "crashed-once"
+    monkeypatch.setenv(crashpoints.VARIABLE, "store:content#3")
+    monkeypatch.setenv(crashpoints.ONCE_VARIABLE, str(once))
+    settings = make_settings(
+        tmp_path, database.url, lease_seconds=LEASE_SECONDS, pipeline_processes=1
+    )
+    depositor = principal_for(database)
+    service = restart(settings, restarted)
+    assert isinstance(service.pipeline, ProcessPipeline)
+
+    receipt = service.register_zip(depositor, stage(settings, sip))
+    view = wait_final(service, depositor, receipt.deposit_id)
+
+    assert once.exists(), "no pipeline process died: the crash point was never reached"
+    assert view.status is DepositStatus.ARCHIVED, (view.problems, view.failure_reason)
+    assert_archived_once(settings, database, receipt.deposit_id)

@@ -1,6 +1,7 @@
 """PDF signature inspection on PDFs signed here with a throw-away PKI: integrity of the signed
 byte range, cryptographic verification, trust only against configured anchors (never "valid"
-without them), damaged files reported instead of crashing, and the PREMIS values."""
+without them), damaged files reported instead of crashing, and the PREMIS values; and the
+PDF/A-2b rendition of a signed PDF: an unsigned copy, while the original keeps its signature."""
 
 from __future__ import annotations
 
@@ -10,9 +11,20 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pikepdf
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from archive_service.formats.convert_pdf import SIGNATURE_NOT_CARRIED
+from archive_service.formats.identify import identify
+from archive_service.formats.pdfa import validate_pdfa
+from archive_service.formats.rendition import (
+    ConversionPath,
+    RenditionResult,
+    RenditionStatus,
+    RenditionTools,
+    make_rendition,
+)
 from archive_service.formats.signatures_pdf import (
     Integrity,
     SignatureInfo,
@@ -23,9 +35,13 @@ from archive_service.formats.signatures_pdf import (
     signature_note,
     to_premis,
 )
+from archive_service.formats.verify_rendition import page_texts
 from archive_service.streams import copy_with_sha256
 from tests import formats_fixtures as fx
 from tests import signed_pdf_fixtures as sf
+
+#: The lossless pikepdf path only: no external converter takes part.
+PIKEPDF_ONLY = RenditionTools(libreoffice=None, ghostscript=None)
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +313,111 @@ def test_signature_note_for_the_current_premis_writer(signed: Path) -> None:
     assert note.signer == f"{sf.SIGNER_NAME} ({sf.SIGNER_ORGANIZATION})"
     assert note.note and "toàn vẹn: intact" in note.note and "not trust-validated" in note.note
     assert signature_note([]) is None
+
+
+# --- the PDF/A-2b rendition of a signed PDF ------------------------------------------------------
+
+
+def render(source: Path, folder: Path) -> RenditionResult:
+    return make_rendition(source, identify(source), folder, tools=PIKEPDF_ONLY)
+
+
+def pages(path: Path) -> int:
+    with pikepdf.open(path) as pdf:
+        return len(pdf.pages)
+
+
+def assert_unsigned_pdfa_copy(result: RenditionResult, source: Path) -> Path:
+    """A created rendition: valid PDF/A-2b, the source's pages and text, no signature left."""
+    assert result.status is RenditionStatus.CREATED, result.reason
+    assert result.path is ConversionPath.PDF and result.output_path is not None
+    output = result.output_path
+    report = validate_pdfa(output, "2b")
+    assert report.is_valid_pdfa_2b, (report.summary_vi(), report.not_checked)
+    assert result.pdfa_report is not None and result.pdfa_report.is_valid_pdfa_2b
+    assert pages(output) == pages(source) == result.input_pages == result.output_pages
+    assert page_texts(output) == page_texts(source) and result.text_equal
+    assert "Hồ sơ thủ tục hành chính" in page_texts(output)[0]
+    assert SIGNATURE_NOT_CARRIED in result.warnings
+    assert inspect_signatures(output) == []
+    with pikepdf.open(output) as pdf:
+        for key in ("/AcroForm", "/Perms", "/DSS", "/Extensions"):
+            assert key not in pdf.Root, key
+        assert all("/Annots" not in page.obj for page in pdf.pages)
+    return output
+
+
+def test_signed_pdf_gets_an_unsigned_pdfa_rendition_and_keeps_its_own_signature(
+    signed: Path, tmp_path: Path
+) -> None:
+    before = signed.read_bytes()
+
+    result = render(signed, tmp_path / "ban-pdfa")
+
+    assert_unsigned_pdfa_copy(result, signed)
+    assert f"bỏ trường chữ ký số '{sf.FIELD_NAME}' cùng giá trị chữ ký" in result.changes
+    assert "bỏ khai báo phần mở rộng PAdES (ESIC)" in result.changes
+    assert "bỏ biểu mẫu AcroForm chỉ chứa trường chữ ký" in result.changes
+    assert signed.read_bytes() == before
+    info = only(inspect_signatures(signed))
+    assert info.integrity is Integrity.INTACT and info.verifies
+
+
+def test_certified_visible_timestamped_pdf_with_dss_loses_every_signature_part(
+    workdir: Path, pki: sf.TestPki, tmp_path: Path
+) -> None:
+    unsigned = fx.vietnamese_pdf(workdir / "chua-ky-2.pdf")
+    certified = sf.sign_pdf(
+        unsigned, workdir / "chung-thuc.pdf", pki, box=(350, 40, 560, 110), certify=True
+    )
+    stamped = sf.timestamp_pdf(certified, workdir / "chung-thuc-dau-tg.pdf", pki)
+    source = sf.add_dss(stamped, workdir / "chung-thuc-dss.pdf", pki)
+    with pikepdf.open(source) as pdf:
+        assert {"/Perms", "/DSS", "/Extensions", "/AcroForm"} <= set(pdf.Root.keys())
+    before = source.read_bytes()
+
+    result = render(source, tmp_path / "ban-pdfa")
+
+    assert_unsigned_pdfa_copy(result, source)
+    changes = "\n".join(result.changes)
+    for removed in (
+        "quyền chữ ký (Perms)",
+        "kho dữ liệu xác minh chữ ký (DSS)",
+        "phần mở rộng PAdES (ESIC)",
+        f"ô chữ ký số '{sf.FIELD_NAME}' ở trang 1 (hình chữ ký hiển thị không còn",
+        "bỏ trường chữ ký số 'Timestamp",
+    ):
+        assert removed in changes, removed
+    assert source.read_bytes() == before
+    signature, timestamp = inspect_signatures(source)
+    assert signature.verifies and timestamp.verifies
+    assert timestamp.integrity is Integrity.COVERS_PART  # the DSS update came after it
+
+
+def test_signed_pdf_with_other_form_fields_is_not_called_pdfa(signed: Path, tmp_path: Path) -> None:
+    """A text field stays (it is the document's content); pikepdf cannot check forms, so
+    without veraPDF the rendition is discarded rather than called PDF/A."""
+    source = tmp_path / "bieu-mau-da-ky.pdf"
+    with pikepdf.open(signed) as pdf:
+        text_field = pdf.make_indirect(
+            pikepdf.Dictionary(
+                FT=pikepdf.Name.Tx,
+                T=pikepdf.String("HoTen"),
+                V=pikepdf.String("Nguyễn Văn An"),
+                Type=pikepdf.Name.Annot,
+                Subtype=pikepdf.Name.Widget,
+                Rect=pikepdf.Array([50, 50, 250, 70]),
+                F=4,
+                P=pdf.pages[0].obj,
+            )
+        )
+        pdf.Root.AcroForm.Fields.append(text_field)
+        pdf.pages[0].obj.Annots.append(text_field)
+        pdf.save(source)
+
+    tools = RenditionTools(libreoffice=None, ghostscript=None, use_verapdf=False)
+    result = make_rendition(source, identify(source), tmp_path / "ban-pdfa", tools=tools)
+
+    assert result.status is RenditionStatus.FAILED and result.output_path is None
+    assert result.reason and "AcroForm" in result.reason
+    assert f"bỏ trường chữ ký số '{sf.FIELD_NAME}' cùng giá trị chữ ký" in result.changes

@@ -326,21 +326,38 @@ def test_a_signed_pdf_is_only_read_and_its_rendition_drops_the_signature(tmp_pat
     source = _signed_pdf(tmp_path / "da-ky.pdf")
     before = fx.sha256_of(source)
     with pikepdf.open(source) as pdf:
+        assert forbidden_constructs(pdf) == [
+            "trường chữ ký số 'Chữ ký 1' cùng giá trị chữ ký",
+            "cờ chữ ký (SigFlags)",
+            "ô chữ ký số 'Chữ ký 1' ở trang 1",
+        ]
         step = make_pdfa_2b(pdf, tmp_path / "candidate.pdf")
     assert step.signature_removed and step.warnings == (SIGNATURE_NOT_CARRIED,)
     with pikepdf.open(tmp_path / "candidate.pdf") as candidate:
-        assert "/V" not in candidate.Root.AcroForm.Fields[0]
-        assert "/SigFlags" not in candidate.Root.AcroForm
+        assert "/AcroForm" not in candidate.Root and "/Annots" not in candidate.pages[0].obj
+        assert forbidden_constructs(candidate) == []
 
     result = make_rendition(source, identify(source), tmp_path / "out", tools=TOOLS)
     assert fx.sha256_of(source) == before
     with pikepdf.open(source) as original:
         assert "/V" in original.Root.AcroForm.Fields[0]
-    if result.status is CREATED:  # with a validator that can check interactive forms
-        assert SIGNATURE_NOT_CARRIED in result.warnings
-    else:  # pikepdf.pdfa cannot check forms: the rendition is not called PDF/A
-        assert result.status is FAILED and result.output_path is None
-        assert result.reason and "PDF/A-2b" in result.reason
+    assert result.status is CREATED, result.reason
+    assert SIGNATURE_NOT_CARRIED in result.warnings
+    assert result.output_path and validate_pdfa(result.output_path, "2b").is_valid_pdfa_2b
+    assert page_texts(result.output_path) == page_texts(source)
+
+
+def test_an_empty_signature_field_is_dropped_without_claiming_a_signature(
+    tmp_path: Path,
+) -> None:
+    source = _signed_pdf(tmp_path / "o-ky-trong.pdf")
+    with pikepdf.open(source, allow_overwriting_input=True) as pdf:
+        del pdf.Root.AcroForm.Fields[0]["/V"]
+        pdf.save(source)
+    with pikepdf.open(source) as pdf:
+        step = make_pdfa_2b(pdf, tmp_path / "candidate.pdf")
+    assert not step.signature_removed and step.warnings == ()
+    assert "bỏ trường chữ ký số chưa ký 'Chữ ký 1'" in step.changes
 
 
 def test_verification_rejects_lost_pages_changed_text_and_lost_metadata(
@@ -371,6 +388,79 @@ def test_text_comparison_ignores_unicode_form_and_spacing_only() -> None:
     decomposed = "Ho\u0302\u0300 so\u031b   thu\u0309 tu\u0323c\n"
     assert normalise_text(decomposed) == "Hồ sơ thủ tục"
     assert normalise_text("Hồ sơ") != normalise_text("Ho so")
+
+
+# --- Spreadsheets and presentations (LibreOffice Calc and Impress) ------------------------------
+
+OFFICE_KINDS = {  # file name → (format key, pages of the rendition)
+    "thong-ke.ods": ("ods", 1),
+    "thong-ke.xlsx": ("xlsx", 1),
+    "trinh-chieu.odp": ("odp", 2),
+    "trinh-chieu.pptx": ("pptx", 2),
+}
+
+
+@pytest.fixture(scope="module")
+def office_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """ODS and ODP written here; XLSX and PPTX saved from them by LibreOffice itself."""
+    assert LIBREOFFICE, "LibreOffice (Debian packages libreoffice-*-nogui) is needed here"
+    sources = tmp_path_factory.mktemp("office")
+    work = tmp_path_factory.mktemp("office-renditions")
+    sheet = fx.ods_spreadsheet(sources / "thong-ke.ods")
+    slides = fx.odp_presentation(sources / "trinh-chieu.odp")
+    made = {
+        sheet.name: sheet,
+        slides.name: slides,
+        "thong-ke.xlsx": fx.office_converted(
+            sheet, sources / "thong-ke.xlsx", LIBREOFFICE.executable
+        ),
+        "trinh-chieu.pptx": fx.office_converted(
+            slides, sources / "trinh-chieu.pptx", LIBREOFFICE.executable
+        ),
+    }
+    runs = {}
+    for name, source in made.items():
+        before = fx.sha256_of(source)
+        result = make_rendition(source, identify(source), work, tools=TOOLS)
+        runs[name] = Run(source, before, result)
+    return runs
+
+
+@pytest.mark.parametrize("name", OFFICE_KINDS)
+def test_spreadsheets_and_presentations_get_a_verified_rendition(
+    office_runs: dict[str, Run], name: str
+) -> None:
+    run = office_runs[name]
+    format_key, pages = OFFICE_KINDS[name]
+    result = run.result
+
+    assert identify(run.source).format_key == format_key
+    assert (result.status, result.path) == (CREATED, ConversionPath.OFFICE), result.reason
+    assert result.tool == "LibreOffice" and result.input_pages == result.output_pages == pages
+    assert fx.sha256_of(run.source) == run.sha256_before
+    output = result.output_path
+    assert output is not None
+    report = validate_pdfa(output, "2b")
+    assert report.is_valid_pdfa_2b, (report.failed_rules, report.not_checked)
+    texts = page_texts(output)
+    assert len(texts) == pages
+    if format_key in ("ods", "xlsx"):
+        for row in fx.SHEET_ROWS:
+            assert all(normalise_text(cell) in texts[0] for cell in row), (name, row)
+    else:
+        assert texts == tuple(normalise_text(line) for line in fx.SLIDE_LINES)
+
+
+def test_opendocument_files_and_their_microsoft_copies_print_the_same_text(
+    office_runs: dict[str, Run],
+) -> None:
+    for original, copy in (
+        ("thong-ke.ods", "thong-ke.xlsx"),
+        ("trinh-chieu.odp", "trinh-chieu.pptx"),
+    ):
+        first, second = office_runs[original].result, office_runs[copy].result
+        assert first.output_path and second.output_path
+        assert page_texts(first.output_path) == page_texts(second.output_path)
 
 
 # --- Ghostscript: the fallback for fonts that are not embedded -----------------------------------

@@ -1,0 +1,98 @@
+"""Deposit tasks run in child processes of the service (the embedded default on several cores).
+
+The pipeline is CPU-bound Python (validation, PDF/A checks, XML), so threads of one process share
+one core. With ``ARCHIVE_PIPELINE_PROCESSES`` > 0 and no broker, ``ProcessPipeline`` sends each
+task body to a pool of that many child processes, each with its own database connections and
+repository; the in-process dispatcher keeps scheduling (timers, retries) in the server process.
+
+Nothing here weakens crash safety: the children run the same ``DepositPipeline.process`` under the
+same leases as Celery workers do. A child that dies mid-task breaks the pool; the pool is replaced
+and the task runs again once the dead child's lease has expired (the pipeline's ``claim`` says how
+long that is), finishing or undoing what the child left, exactly as after a crash of the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from archive_service.config import Settings
+from archive_service.db.session import Database
+from archive_service.ingest.pipeline import DepositPipeline
+from archive_service.logging import configure_logging
+from archive_service.storage.setup import open_archive_repository
+
+log = logging.getLogger(__name__)
+
+#: Wait before running again a task whose child process died: its lease decides the rest.
+BROKEN_POOL_DELAY_SECONDS = 1.0
+
+_child_pipeline: DepositPipeline | None = None
+
+
+def _start_child(settings: Settings) -> None:
+    """Initializer of a child process: logging, database connections and repository."""
+    global _child_pipeline
+    configure_logging()
+    database = Database(settings.effective_database_url())
+    _child_pipeline = DepositPipeline(settings, database, open_archive_repository(settings))
+
+
+def _process_in_child(deposit_id: str) -> float | None:
+    assert _child_pipeline is not None, "child process not initialised"
+    return _child_pipeline.process(deposit_id)
+
+
+class ProcessPipeline:
+    """``DepositPipeline.process`` run in a pool of ``processes`` child processes.
+
+    Started lazily (the first task starts the children); ``close`` stops them after the tasks
+    being run finish.
+    """
+
+    def __init__(self, settings: Settings, processes: int) -> None:
+        self._settings = settings
+        self._processes = processes
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def process(self, deposit_id: str) -> float | None:
+        """Run the task body of ``deposit_id`` in a child; seconds until it runs again or None."""
+        pool = self._current_pool()
+        try:
+            return pool.submit(_process_in_child, deposit_id).result()
+        except BrokenProcessPool:
+            log.error("deposit %s: a pipeline process died; the task runs again", deposit_id)
+            self._replace(pool)
+            return BROKEN_POOL_DELAY_SECONDS
+
+    def close(self) -> None:
+        """Stop the children once their current tasks end."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _current_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("pipeline processes are stopped")
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self._processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_child,
+                    initargs=(self._settings,),
+                )
+            return self._pool
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                self._pool = None
+        broken.shutdown(wait=False, cancel_futures=True)
