@@ -266,6 +266,7 @@ def run(
     directory: Path | None,
     document_bytes: int = DOCUMENT_BYTES,
     s3: S3Endpoint | None = None,
+    settings: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Build the SIPs, start the service, deposit them all, and return the measurements."""
     with tempfile.TemporaryDirectory(prefix="deposit-bench-", dir=directory) as work_dir:
@@ -278,7 +279,7 @@ def run(
         stack: AbstractContextManager[RunningService] = (
             production_service(work / "service", workers=workers, s3=s3)
             if production
-            else embedded_service(work / "service")
+            else embedded_service(work / "service", settings)
         )
         with stack as service:
             service_cpu, client_cpu = tree_cpu_seconds(service_pids(service)), own_cpu_seconds()
@@ -294,6 +295,7 @@ def run(
     uploads = [outcome.uploaded - outcome.started for outcome in archived]
     return {
         "stack": stack_name,
+        "settings": settings or {},
         "production": production,
         "dossiers": dossiers,
         "documents_per_dossier": DOCUMENTS,
@@ -324,7 +326,8 @@ def report(result: dict[str, Any]) -> str:
     """The measurements as a few readable lines."""
     archived = max(result["archived"], 1)
     lines = [
-        f"stack: {result['stack']}",
+        f"stack: {result['stack']}"
+        + "".join(f" {name}={value}" for name, value in result["settings"].items()),
         f"{result['dossiers']} dossiers × {result['documents_per_dossier']} PDF "
         f"(~{result['document_bytes'] // 1024} KB), {result['sip_bytes'] / 1e6:.1f} MB of SIPs, "
         f"{result['concurrency']} concurrent clients "
@@ -379,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-endpoint", help="use this S3 server instead of starting SeaweedFS")
     parser.add_argument("--s3-access-key", default="")
     parser.add_argument("--s3-secret-key", default="")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="ARCHIVE_NAME=VALUE",
+        help="a setting of the embedded service (repeatable), e.g. ARCHIVE_PIPELINE_PROCESSES=4",
+    )
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
     args = parser.parse_args(argv)
     s3 = (
@@ -394,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         directory=args.dir,
         document_bytes=args.document_kb * 1024,
         s3=s3,
+        settings=dict(setting.split("=", 1) for setting in args.setting),
     )
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0 if result["archived"] == args.dossiers else 1

@@ -8,18 +8,19 @@ shorten``). Both go the way of a deposit:
    then a ``retention_changes`` row ``pending``. The dossier must not be busy: no deposit of it
    packaging or storing, no other pending change (a partial unique index), no destruction under
    way. While the change is pending, deposits of the dossier wait (``change_pending``);
-2. **store** — the new OCFL version with the message ``retention <change id>``
-   (``revision.write_revision``): ``PREMIS.xml`` with the ``policy assignment`` event,
-   ``METS.xml`` pointing at it, content files unchanged;
-3. **record** — one transaction: the version read back, its stored objects, the PREMIS event,
-   the dossier's version and term, an audit entry; the change ``done``. Then storage locks are
+2. **store and record** — one transaction holding the change and the dossier rows: the new
+   OCFL version with the message ``retention <change id>`` (``revision.write_revision``:
+   ``PREMIS.xml`` with the ``policy assignment`` event, ``METS.xml`` pointing at it, content
+   files unchanged), read back; then its stored objects, the PREMIS event, the dossier's version
+   and term, an audit entry, the change ``done``. Two runs finishing the same change are
+   serialised by the row locks: the second finds it done. After the commit, storage locks are
    applied to the new version (``retention.locks``; never shortened).
 
-A run that dies after step 1 or 2 is finished by ``finish_pending`` (the daily task and the
-recomputation at start run it first): a head version whose message names the change is recorded,
-never written twice; otherwise the version is written then. A change whose dossier moved on
-meanwhile (its catalogued version is no longer the one the change was decided on) is
-``abandoned``, with an audit entry.
+A run that dies after step 1, or after storage committed in step 2, is finished by
+``finish_pending`` (the daily task and the recomputation at start run it first): a head version
+whose message names the change is recorded, never written twice; otherwise the version is
+written then. A change whose dossier moved on meanwhile (its catalogued version is no longer the
+one the change was decided on) is ``abandoned``, with an audit entry.
 
 **Decision — shortening.** Only an archivist or an admin, always with a reason; refused while
 any hold is active, when the term asked for is not shorter than the one in force (terms are
@@ -286,10 +287,10 @@ class RetentionChanges:
                 "mới của hồ sơ) tự động áp dụng."
             )
         lock_day = _lock_in_force(dossier, now)
-        verdict = may_shorten(previous, new, storage_lock_until=lock_day, has_hold=False)
+        verdict = may_shorten(previous, new, storage_lock_until=lock_day, has_hold=holds > 0)
         if not verdict.allowed:
             raise StorageLockForbids(
-                verdict.reason + " Khóa lưu trữ (COMPLIANCE) không thể gỡ trước hạn."
+                f"{verdict.reason} Khóa lưu trữ đã áp dụng không bao giờ được rút ngắn."
             )
         record = new.as_dict() | {
             "schedule_version": (dossier.retention_basis or {}).get("schedule_version"),
@@ -347,31 +348,26 @@ class RetentionChanges:
     def finish(self, change_id: str, *, now: datetime | None = None) -> ChangeView | None:
         """Write (unless storage has it) and record a pending change; ``None``: no such change.
 
-        Storage errors propagate and leave the change pending.
+        One transaction holds the change and dossier rows locked from the check to the record,
+        storage write included, so two runs never write the same change (the second finds it
+        done). Storage errors propagate: the transaction rolls back, the change stays pending.
         """
-        with self.database.read_session() as session:
-            change = session.get(RetentionChange, change_id)
+        with self.database.session() as session:
+            change = session.get(RetentionChange, change_id, with_for_update=True)
             if change is None:
                 return None
-            dossier = session.get(Dossier, change.dossier_id)
+            dossier = session.get(Dossier, change.dossier_id, with_for_update=True)
             if change.status != ChangeStatus.PENDING or dossier is None:
                 return change_view(change)
             object_id = dossier.aip_object_id
-            moved = dossier.aip_version != change.base_version
-        if moved or self._storage_moved(change, object_id):
-            why = "Hồ sơ đã có phiên bản mới trước khi thay đổi được ghi."
-            return self._abandon(change_id, why)
-        write_revision(self.repository, self.settings, change, object_id)
-        stored = read_back_head(self.repository, object_id)
-        today = vietnam_today(now)
-        with self.database.session() as session:
-            dossier = _dossier_for_update(session, change.dossier_code)
-            current = session.get(RetentionChange, change_id, with_for_update=True)
-            if current is None or current.status != ChangeStatus.PENDING:
-                return None if current is None else change_view(current)
-            record_revision(session, dossier, current, stored, today)
-            _audit_done(session, current, dossier)
-            view = change_view(current)
+            if dossier.aip_version != change.base_version or self._storage_moved(change, object_id):
+                _abandon(session, change, "Hồ sơ đã có phiên bản mới trước khi thay đổi được ghi.")
+                return change_view(change)
+            write_revision(self.repository, self.settings, change, object_id)
+            stored = read_back_head(self.repository, object_id)
+            record_revision(session, dossier, change, stored, vietnam_today(now))
+            _audit_done(session, change, dossier)
+            view = change_view(change)
         self._lock_logged(view.dossier_code, now)
         return view
 
@@ -407,30 +403,26 @@ class RetentionChanges:
             return False
         return head_message(self.repository, object_id) != version_message(change.id)
 
-    def _abandon(self, change_id: str, why: str) -> ChangeView | None:
-        with self.database.session() as session:
-            change = session.get(RetentionChange, change_id, with_for_update=True)
-            if change is None:
-                return None
-            if change.status == ChangeStatus.PENDING:
-                change.status = ChangeStatus.ABANDONED.value
-                change.finished_at = utcnow()
-                record_audit(
-                    session,
-                    actor=SYSTEM_ACTOR,
-                    action="retention.change_abandoned",
-                    target_type="dossier",
-                    target_id=change.dossier_code,
-                    detail={"change_id": change.id, "origin": change.origin, "why": why},
-                )
-                log.warning("retention change %s abandoned: %s", change_id, why)
-            return change_view(change)
-
     def _lock_logged(self, dossier_code: str, now: datetime | None) -> None:
         try:
             lock_dossier(self.database, self.repository, self.settings, dossier_code, now=now)
         except Exception:
             log.exception("dossier %s: storage locks not applied yet; retried daily", dossier_code)
+
+
+def _abandon(session: Session, change: RetentionChange, why: str) -> None:
+    """The dossier moved on before the change was written: it is not applied."""
+    change.status = ChangeStatus.ABANDONED.value
+    change.finished_at = utcnow()
+    record_audit(
+        session,
+        actor=SYSTEM_ACTOR,
+        action="retention.change_abandoned",
+        target_type="dossier",
+        target_id=change.dossier_code,
+        detail={"change_id": change.id, "origin": change.origin, "why": why},
+    )
+    log.warning("retention change %s abandoned: %s", change.id, why)
 
 
 def _audit_done(session: Session, change: RetentionChange, dossier: Dossier) -> None:

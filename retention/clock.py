@@ -1,4 +1,9 @@
-"""Days and instants of retention: calendar days are Vietnamese (UTC+7), storage dates UTC."""
+"""Days and instants of retention: calendar days are Vietnamese (UTC+7), storage dates UTC.
+
+The clock is given, not read: every retention step that depends on the date takes ``now`` (or
+``today``) and reads the current time only when none is given — the daily task passes its ``now``
+to all its parts, so a test or a simulation runs it on any day.
+"""
 
 from __future__ import annotations
 

@@ -41,7 +41,13 @@ from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier
 from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.integrity.audit import record_audit
-from archive_service.storage.base import ObjectLocked, ObjectStore, Retention, RetentionMode
+from archive_service.storage.base import (
+    MetadataBarrier,
+    ObjectLocked,
+    ObjectStore,
+    Retention,
+    RetentionMode,
+)
 from archive_service.storage.ocfl import OcflRepository
 from retention.clock import add_years, end_of_day, vietnam_today
 from retention.holds import active_hold_count
@@ -104,9 +110,10 @@ def lock_object(store: ObjectStore, target: ObjectVersion, wanted: Retention) ->
     COMPLIANCE and is extended to the wanted date: a lock is never weakened. A version under an
     active GOVERNANCE lock that should now be COMPLIANCE (a permanent dossier an archivist gave
     a term) keeps GOVERNANCE — changing the mode would mean bypassing it — extended likewise.
+    On a ``MetadataBarrier`` store the caller makes the lock durable (``sync_metadata``).
     """
     try:
-        store.set_retention(target.key, wanted, version_id=target.version_id)
+        _set_retention(store, target, wanted)
         return
     except ObjectLocked:
         current = store.stat(target.key, version_id=target.version_id).retention
@@ -114,8 +121,16 @@ def lock_object(store: ObjectStore, target: ObjectVersion, wanted: Retention) ->
             raise
     if current.until >= wanted.until:
         return  # covered already, in the same or a mode that cannot be changed without bypass
-    extended = Retention(current.mode, wanted.until)
-    store.set_retention(target.key, extended, version_id=target.version_id)
+    _set_retention(store, target, Retention(current.mode, wanted.until))
+
+
+def _set_retention(store: ObjectStore, target: ObjectVersion, retention: Retention) -> None:
+    """Set a retention; on a ``MetadataBarrier`` store without a flush each (the caller's
+    ``sync_metadata`` makes the batch durable)."""
+    if isinstance(store, MetadataBarrier):
+        store.set_retention(target.key, retention, version_id=target.version_id, durable=False)
+    else:
+        store.set_retention(target.key, retention, version_id=target.version_id)
 
 
 def lock_dossier(
@@ -156,6 +171,8 @@ def lock_dossier(
             lock_object(store, target, wanted)
         if held:
             store.set_legal_hold(target.key, True, version_id=target.version_id)
+    if isinstance(store, MetadataBarrier):
+        store.sync_metadata()  # every lock durable before the database says they are applied
     recorded = _record_locked(database, dossier_code, version, applied, wanted, len(targets), now)
     return LockResult(dossier_code, version, len(targets), wanted, held, recorded)
 

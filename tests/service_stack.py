@@ -70,9 +70,12 @@ class RunningService:
 
 
 @contextmanager
-def embedded_service(directory: Path) -> Iterator[RunningService]:
-    """``archive serve`` on ``directory/archive-data``: SQLite, files, pipeline in-process."""
-    with _serving(directory / "archive-data", {}) as server:
+def embedded_service(
+    directory: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[RunningService]:
+    """``archive serve`` on ``directory/archive-data``: SQLite, files, pipeline in-process
+    (``settings``: extra ``ARCHIVE_*`` variables)."""
+    with _serving(directory / "archive-data", dict(settings or {})) as server:
         yield _with_keys(server, "embedded: SQLite + filesystem + in-process pipeline")
 
 

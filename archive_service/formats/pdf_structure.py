@@ -126,8 +126,8 @@ def _check_content(pdf: pikepdf.Pdf, xmp: XmpFacts, part: int, findings: Structu
     """Fonts, device colour and transparency used by pages, forms and annotations."""
     usage = _ContentWalker(part)
     usage.walk(pdf)
-    for where, font in usage.unembedded_fonts:
-        findings.fail(Rule.FONT_EMBEDDED, part, f"phông chữ {font} ({where}) không được nhúng")
+    for message in usage.unembedded_font_messages():
+        findings.fail(Rule.FONT_EMBEDDED, part, message)
     if usage.device_colours and not _has_pdfa_output_intent(pdf):
         spaces = ", ".join(sorted(usage.device_colours))
         findings.fail(
@@ -327,6 +327,14 @@ def _check_repairs(pdf: pikepdf.Pdf, part: int, findings: StructureFindings) -> 
 # --- What the page contents use -------------------------------------------------------------
 
 
+def unembedded_fonts(pdf: pikepdf.Pdf) -> list[str]:
+    """Messages naming each font used to show text whose program is not embedded (ISO 19005-2
+    6.2.11.4.1), with where it is used: what the rule's check reports for the same file."""
+    usage = _ContentWalker(2)
+    usage.walk(pdf)
+    return usage.unembedded_font_messages()
+
+
 def _child(obj: object, key: str) -> pikepdf.Dictionary:
     """``obj[key]`` when both are dictionaries, else an empty dictionary."""
     if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
@@ -348,6 +356,11 @@ class _ContentWalker:
         self._operators = 0
         self._seen_forms: set[tuple[int, int]] = set()
         self._seen_fonts: set[tuple[int, int]] = set()
+
+    def unembedded_font_messages(self) -> list[str]:
+        return [
+            f"phông chữ {font} ({where}) không được nhúng" for where, font in self.unembedded_fonts
+        ]
 
     def walk(self, pdf: pikepdf.Pdf) -> None:
         for number, page in enumerate(pdf.pages, start=1):

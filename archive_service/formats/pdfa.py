@@ -40,6 +40,7 @@ from archive_service.formats.pdfa_rules import (
     FILE_SYNTAX_NOT_CHECKED,
     FILE_TOPICS,
     LEVEL_AU_NOT_CHECKED,
+    UNCLAIMED_RULES_NOT_CHECKED,
     FailedRule,
     Rule,
     parse_rule_id,
@@ -126,9 +127,15 @@ def validate_pdfa(
     file_name: str | None = None,
     use_verapdf: bool = True,
     verapdf_executable: str | None = None,
+    full_rules_if_unclaimed: bool = True,
 ) -> PdfaReport:
     """Validate a PDF against ``flavour`` (``2b``…); by default against the part and level it
-    claims, or PDF/A-2b when it claims none. veraPDF is used when found on PATH (or given)."""
+    claims, or PDF/A-2b when it claims none. veraPDF is used when found on PATH (or given).
+
+    With ``full_rules_if_unclaimed=False``, a file that claims no PDF/A gets only our own
+    checks (its verdict is ``invalid`` all the same: it lacks the identification ISO 19005
+    requires); the report lists the full rule set as not checked. The deposit check step does
+    this: such a file is never kept as PDF/A, and its rendition is validated in full."""
     path = Path(path)
     run = _Run(file_name or path.name, path)
     pdf = run.open()
@@ -138,6 +145,8 @@ def validate_pdfa(
         run.structure(pdf)
     elif pdf is not None:
         pdf.close()
+    if not full_rules_if_unclaimed and run.opened and run.claim is None and flavour is None:
+        return run.own_checks_only(target)
     executable = (verapdf_executable or verapdf.find_verapdf()) if use_verapdf else None
     if executable:
         return run.with_verapdf(target, executable)
@@ -244,6 +253,20 @@ class _Run:
             not_checked,
             validators,
             opinions,
+        )
+
+    def own_checks_only(self, target: str) -> PdfaReport:
+        """The report of a file claiming no PDF/A when the full rule set is not run on it."""
+        own = self.own_failures()
+        not_checked = [*self.findings.not_checked, UNCLAIMED_RULES_NOT_CHECKED]
+        return self.report(
+            target,
+            PdfaVerdict.INVALID if own else PdfaVerdict.NOT_CHECKED,
+            own,
+            self.own_checked(),
+            not_checked,
+            f"{OWN_VALIDATOR} {__version__}",
+            [_opinion(OWN_VALIDATOR, __version__, own, complete=False)],
         )
 
     def with_verapdf(self, target: str, executable: str) -> PdfaReport:

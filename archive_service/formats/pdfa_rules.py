@@ -94,6 +94,10 @@ FILE_SYNTAX_NOT_CHECKED = (
     "6.1.4-2, 6.1.7.1-2, 6.1.9-1: định dạng chi tiết của cú pháp tệp (dấu xuống dòng quanh "
     "xref, stream/endstream, obj/endobj) — chỉ veraPDF kiểm tra",
 )
+UNCLAIMED_RULES_NOT_CHECKED = (
+    "các quy tắc PDF/A khác (pikepdf, veraPDF): không chạy vì tệp không khai báo PDF/A — tệp "
+    "không được lưu như PDF/A, bản chuyển đổi PDF/A của nó được kiểm tra đầy đủ"
+)
 LEVEL_AU_NOT_CHECKED = (
     "quy tắc riêng của mức A và U (cấu trúc thẻ, ánh xạ Unicode của mọi ký tự) — chỉ veraPDF "
     "kiểm tra"

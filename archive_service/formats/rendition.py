@@ -5,9 +5,10 @@ Paths, by what identification found in the content:
 - PDF claiming PDF/A-2 (level B, or A/U which include it) and valid → ``not-needed``.
 - Any other PDF (PDF/A-1b included: it becomes a lossless 2b rendition, since the archive's
   renditions are all PDF/A-2b) → pikepdf, the page content untouched.
-- PDF whose fonts turn out not to be embedded (the pikepdf rendition fails ISO 19005-2
-  6.2.11.4.1) → Ghostscript only when a usable one (≥ 10.03) is present, else ``failed``:
-  embedding fonts means re-rendering the pages, which pikepdf does not do.
+- PDF showing text in fonts that are not embedded (ISO 19005-2 6.2.11.4.1; seen in the source
+  before converting, or failed by the pikepdf draft's validation) → Ghostscript only when a
+  usable one (≥ 10.03) is present, else ``failed``: embedding fonts means re-rendering the
+  pages, which pikepdf does not do.
 - JPEG, PNG, GIF, TIFF (every frame a page) → img2pdf, then pikepdf.
 - Word processor, spreadsheet and presentation documents → LibreOffice headless, then pikepdf.
 - Plain text, CSV and HTML (open text formats), audio and video → ``not-needed``.
@@ -46,6 +47,7 @@ from archive_service.formats.convert_pdf import (
     open_strict,
 )
 from archive_service.formats.identify import Identification
+from archive_service.formats.pdf_structure import unembedded_fonts
 from archive_service.formats.pdfa import PdfaReport, PdfaVerdict, validate_pdfa
 from archive_service.formats.tools import detect_tools
 from archive_service.formats.verify_rendition import (
@@ -329,7 +331,7 @@ def _convert(
     """The unverified rendition in ``scratch``, by the path the format calls for."""
     key = identification.format_key
     if key == "pdf":
-        return _pdf_draft(source, scratch, outcome)
+        return _pdf_draft(source, scratch, tools, outcome)
     if key in IMAGE_FORMATS:
         outcome.path = ConversionPath.IMAGE
         outcome.agents = (_python_agent("img2pdf"), _python_agent("pikepdf"))
@@ -346,15 +348,24 @@ def _convert(
     return _office_draft(source, key, scratch, tools, outcome)
 
 
-def _pdf_draft(source: Path, scratch: Path, outcome: _Outcome) -> _Draft:
-    """The lossless draft; the source is opened once for its facts and the conversion."""
+def _pdf_draft(source: Path, scratch: Path, tools: RenditionTools, outcome: _Outcome) -> _Draft:
+    """The lossless draft; the source is opened once for its facts and the conversion.
+
+    A source showing text in fonts that are not embedded goes straight to Ghostscript (or
+    fails without a usable one): the lossless path keeps the fonts as they are, so its draft
+    could only fail the embedding rule."""
     outcome.path = ConversionPath.PDF
     outcome.agents = (_python_agent("pikepdf"),)
     output = scratch / "rendition.pdf"
     with open_strict(source) as pdf:
+        unembedded = unembedded_fonts(pdf)
+        if unembedded and tools.ghostscript is None:
+            raise _fonts_need_ghostscript(unembedded)
         facts = source_facts(pdf, source)
         outcome.input_pages = facts.pages
-        step = make_pdfa_2b(pdf, output)
+        step = None if unembedded else make_pdfa_2b(pdf, output)
+    if step is None:
+        return _ghostscript_draft(source, facts, scratch, tools, outcome, unembedded)
     return _Draft(output, facts, outcome.path, outcome.agents, step)
 
 
@@ -376,11 +387,7 @@ def _ghostscript_draft(
 ) -> _Draft:
     """Re-render with a usable Ghostscript; without one, fail with the fonts named."""
     if tools.ghostscript is None:
-        raise RenditionError(
-            f"phông chữ không được nhúng ({'; '.join(unembedded[:3])}); nhúng phông phải dựng "
-            "lại trang, việc chỉ Ghostscript ≥ 10.03 làm được mà không hỏng chữ tiếng Việt — "
-            "máy này không có"
-        )
+        raise _fonts_need_ghostscript(unembedded)
     outcome.path = ConversionPath.PDF_GHOSTSCRIPT
     outcome.agents = (
         ToolAgent("Ghostscript", tools.ghostscript.version),
@@ -391,6 +398,15 @@ def _ghostscript_draft(
     with open_strict(rendered) as pdf:
         step = make_pdfa_2b(pdf, output)
     return _Draft(output, facts, outcome.path, outcome.agents, step)
+
+
+def _fonts_need_ghostscript(unembedded: list[str]) -> RenditionError:
+    """The failure of a PDF with fonts not embedded on a machine without a usable Ghostscript."""
+    return RenditionError(
+        f"phông chữ không được nhúng ({'; '.join(unembedded[:3])}); nhúng phông phải dựng "
+        "lại trang, việc chỉ Ghostscript ≥ 10.03 làm được mà không hỏng chữ tiếng Việt — "
+        "máy này không có"
+    )
 
 
 def _office_draft(

@@ -191,7 +191,7 @@ class _Checks:
             found,
             signatures=signatures,
             signature_problem=problem,
-            pdfa=validate_pdfa(copy, file_name=found.file_name),
+            pdfa=validate_pdfa(copy, file_name=found.file_name, full_rules_if_unclaimed=False),
         )
 
     def signatures(self, copy: Path) -> tuple[tuple[SignatureInfo, ...], str | None]:

@@ -196,3 +196,29 @@ class SyncBarrier(Protocol):
     def sync(self, keys: Iterable[str]) -> None:
         """Flush each of ``keys`` once and each directory their entries live in once."""
         ...
+
+
+@runtime_checkable
+class MetadataBarrier(Protocol):
+    """A store whose retention and legal-hold changes can be made durable in batches (the
+    filesystem store): with ``durable=False`` a change is in force at once but may be lost to
+    a crash until ``sync_metadata`` returns. S3 needs none: each change is durable when
+    acknowledged."""
+
+    def set_retention(
+        self,
+        key: str,
+        retention: Retention,
+        *,
+        version_id: str | None = None,
+        bypass_governance: bool = False,
+        durable: bool = True,
+    ) -> None: ...
+
+    def set_legal_hold(
+        self, key: str, on: bool, *, version_id: str | None = None, durable: bool = True
+    ) -> None: ...
+
+    def sync_metadata(self) -> None:
+        """Make every change made with ``durable=False`` durable."""
+        ...

@@ -4,31 +4,31 @@ An OCFL storage root written through this store is an ordinary directory tree th
 tools (``ocfl-py``) can validate on disk. The SHA-256 of each file is kept in an extended
 attribute of the file itself (``user.archive.sha256``). What else S3 keeps beside the bytes
 (user metadata, retention, legal hold) lives in a sidecar directory *outside* the root, one
-small JSON record per key that has any of them, so the tree itself stays clean; no record
-means no metadata and no lock (on a file system without user extended attributes every key
-gets a record, for its digest). Object Lock rules are enforced in code and locked files are
-made read-only; only the bytes a lock protects may be written again over a locked file (a
-repair from a copy), and the lock stays. There are no versions: a put replaces the key
-atomically. Changes of one key are serialised by an exclusive ``flock`` on its directory. The
-root directory is created by the first put.
+record per key that has any of them in a small SQLite database (``sidecar.py``), so the tree
+itself stays clean; no record means no metadata and no lock (on a file system without user
+extended attributes every key gets a record, for its digest). Object Lock rules are enforced
+in code and locked files are made read-only; only the bytes a lock protects may be written
+again over a locked file (a repair from a copy), and the lock stays. There are no versions: a
+put replaces the key atomically. Changes of one key are serialised by an exclusive ``flock`` on
+its directory. The root directory is created by the first put.
 
 A put is durable when it returns (file, rename and new directories flushed), unless it is
 given ``durable=False``: then ``sync(keys)`` is the barrier that flushes a batch of keys with
-one ``fsync`` per file and per directory (``SyncBarrier`` in ``base.py``).
+one ``fsync`` per file and per directory (``SyncBarrier`` in ``base.py``). Likewise retention
+and legal holds set with ``durable=False`` are in force at once and made durable together by
+``sync_metadata`` (``MetadataBarrier``).
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import io
-import json
 import os
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -40,10 +40,10 @@ from archive_service.storage.base import (
     ObjectNotFound,
     PutResult,
     Retention,
-    RetentionMode,
     StorageError,
     StorageUnavailable,
 )
+from archive_service.storage.sidecar import Record, Sidecar
 from archive_service.storage.validation import (
     InvalidKey,
     check_received,
@@ -65,98 +65,6 @@ DIGEST_ATTRIBUTE = "user.archive.sha256"
 CAPABILITIES = Capabilities(
     versioning=False, object_lock=True, legal_hold=True, server_checksum=False
 )
-
-
-@dataclass(frozen=True)
-class _Record:
-    """What the sidecar remembers of one key."""
-
-    sha256: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    retention: Retention | None = None
-    legal_hold: bool = False
-
-    @property
-    def describes_only_bytes(self) -> bool:
-        """No metadata, retention or legal hold: nothing a missing record would not say."""
-        return not self.metadata and self.retention is None and not self.legal_hold
-
-    def to_json(self) -> str:
-        retention = self.retention and {
-            "mode": self.retention.mode.value,
-            "until": self.retention.until.isoformat(),
-        }
-        return json.dumps(
-            {
-                "sha256": self.sha256,
-                "metadata": dict(self.metadata),
-                "retention": retention,
-                "legal_hold": self.legal_hold,
-            },
-            ensure_ascii=False,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> _Record:
-        data = json.loads(text)
-        retention = data.get("retention")
-        return cls(
-            sha256=data.get("sha256"),
-            metadata=data.get("metadata") or {},
-            retention=retention
-            and Retention(
-                RetentionMode(retention["mode"]), datetime.fromisoformat(retention["until"])
-            ),
-            legal_hold=bool(data.get("legal_hold")),
-        )
-
-
-class _Sidecar:
-    """Records of keys, stored under a hash of the key (any key maps to a distinct file)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def _path(self, key: str) -> Path:
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-        return self.directory / "records" / digest[:2] / f"{digest}.json"
-
-    def read(self, key: str) -> _Record:
-        try:
-            return _Record.from_json(self._path(key).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return _Record()
-
-    def write(self, key: str, record: _Record) -> None:
-        path = self._path(key)
-        if not path.parent.is_dir():  # a new fan-out directory: make its entries durable too
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _fsync_directory(path.parent.parent)
-            _fsync_directory(self.directory)
-        temp = path.with_name(path.name + TEMP_SUFFIX)
-        try:
-            with temp.open("w", encoding="utf-8") as out:
-                out.write(record.to_json())
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
-        _fsync_directory(path.parent)
-
-    def remove(self, key: str) -> None:
-        path = self._path(key)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return
-        _fsync_directory(path.parent)
-
-    def check(self) -> None:
-        """Raise ``OSError`` unless records can be written."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if not os.access(self.directory, os.W_OK | os.X_OK):
-            raise PermissionError(f"{self.directory} is not writable")
 
 
 class _Window(io.RawIOBase):
@@ -185,7 +93,7 @@ class FilesystemStore:
         self.root = Path(root)
         if not self.root.name:
             raise ValueError(f"a storage root needs a directory of its own, not {self.root}")
-        self._sidecar = _Sidecar(sidecar or self.root.with_name(self.root.name + ".sidecar"))
+        self._sidecar = Sidecar(sidecar or self.root.with_name(self.root.name + ".sidecar"))
         # Directories this process created whose entry in their parent is not flushed yet.
         self._unsynced_directories: set[Path] = set()
         self._unsynced_lock = threading.Lock()
@@ -221,7 +129,7 @@ class FilesystemStore:
         try:
             digest, written = _fill(descriptor, stream)
             check_received(key, digest, written, expected_sha256=expected, expected_size=size)
-            record = _Record(digest, record_metadata, retention, legal_hold)
+            record = Record(digest, record_metadata, retention, legal_hold)
             needs_record = not (_tag_digest(descriptor, digest) and record.describes_only_bytes)
             if durable:
                 os.fsync(descriptor)
@@ -317,7 +225,10 @@ class FilesystemStore:
         *,
         version_id: str | None = None,
         bypass_governance: bool = False,
+        durable: bool = True,
     ) -> None:
+        """``ObjectStore.set_retention``; with ``durable=False`` the lock is in force at once
+        but only made durable by ``sync_metadata`` (``MetadataBarrier``)."""
         validate_new_retention(retention)
         path = self._existing(key, version_id)
         with self._lock_of(key, path):
@@ -325,12 +236,18 @@ class FilesystemStore:
             lockrules.refuse_retention_change(
                 key, record.retention, retention, bypass_governance=bypass_governance
             )
-            self._update(key, path, replace(record, retention=retention))
+            self._update(key, path, replace(record, retention=retention), durable)
 
-    def set_legal_hold(self, key: str, on: bool, *, version_id: str | None = None) -> None:
+    def set_legal_hold(
+        self, key: str, on: bool, *, version_id: str | None = None, durable: bool = True
+    ) -> None:
         path = self._existing(key, version_id)
         with self._lock_of(key, path):
-            self._update(key, path, replace(self._sidecar.read(key), legal_hold=on))
+            self._update(key, path, replace(self._sidecar.read(key), legal_hold=on), durable)
+
+    def sync_metadata(self) -> None:
+        """Make every retention and legal hold set with ``durable=False`` durable at once."""
+        self._sidecar.sync()
 
     def check(self) -> None:
         if not self.root.is_dir():
@@ -396,14 +313,14 @@ class FilesystemStore:
             raise ObjectNotFound(key)
         return path
 
-    def _update(self, key: str, path: Path, record: _Record) -> None:
+    def _update(self, key: str, path: Path, record: Record, durable: bool = True) -> None:
         if not path.is_file():
             raise ObjectNotFound(key)
-        self._sidecar.write(key, record)
+        self._sidecar.write(key, record, durable=durable)
         self._protect(path, record)
 
     @staticmethod
-    def _protect(path: Path, record: _Record) -> None:
+    def _protect(path: Path, record: Record) -> None:
         if lockrules.is_locked(record.retention, record.legal_hold):
             path.chmod(READ_ONLY)
 
@@ -422,7 +339,7 @@ class FilesystemStore:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         return temp, descriptor
 
-    def _install(self, key: str, target: Path, temp: Path, record: _Record | None) -> None:
+    def _install(self, key: str, target: Path, temp: Path, record: Record | None) -> None:
         """Rename a verified temporary file over ``key`` (caller holds its directory's lock).
 
         ``record`` is written after the rename; ``None`` leaves the key without one.
@@ -438,7 +355,7 @@ class FilesystemStore:
             if target.exists() and (protected is None or digest != protected):
                 lockrules.refuse_overwrite(key, old.retention, old.legal_hold)
             record = replace(
-                record or _Record(digest), retention=old.retention, legal_hold=old.legal_hold
+                record or Record(digest), retention=old.retention, legal_hold=old.legal_hold
             )
         # Never leave a record describing other bytes: drop it before the rename.
         self._sidecar.remove(key)

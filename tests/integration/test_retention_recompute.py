@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from sqlalchemy import func, select
 
 from archive_service.app import create_app
@@ -26,7 +27,7 @@ from archive_service.ingest.models import DepositStatus
 from archive_service.ingest.service import DepositService
 from archive_service.integrity.models import AuditEntry
 from archive_service.packages.aip_reader import read_aip_object
-from archive_service.packages.mets import METS_FILE
+from archive_service.packages.mets import METS_FILE, METS_NS, PREMIS_NS
 from archive_service.packages.mets_reader import read_mets
 from archive_service.packages.schemas import SchemaName, validate
 from archive_service.packages.xmlsafe import parse_xml_bytes
@@ -76,6 +77,7 @@ procedure_code,retention,years,legal_basis,note
 1.999003,06,,Quyết định thử số 2 Điều 3,
 *,declared,,Không có quy định riêng,
 """
+PREMIS = "metadata/preservation/PREMIS.xml"
 #: 31/12/2074 ends at midnight in Vietnam, 17:00 UTC.
 LOCK_2074 = datetime(2074, 12, 31, 17, 0, tzinfo=UTC)
 
@@ -375,7 +377,7 @@ def test_the_daily_task_recomputes(
 @pytest.fixture
 def sqlite_only(database: Database) -> Iterator[None]:
     if not database.url.startswith("sqlite"):
-        pytest.skip("the service start is the same on both databases")
+        pytest.skip("the same on both databases")
     yield
 
 
@@ -422,3 +424,49 @@ def test_the_recompute_command(
     again = run_archive("retention", "recompute", environment=environment).stdout
     assert "không đổi: 0 hồ sơ" in again and "kéo dài (phiên bản AIP mới): 0 hồ sơ" in again
     assert row(database, LONGER).aip_version == "v2"
+
+
+def test_the_new_version_changes_nothing_else_in_premis_and_mets(
+    settings: Settings,
+    database: Database,
+    repository: OcflRepository,
+    new_schedule: Schedule,
+) -> None:
+    object_id = row(database, LONGER).aip_object_id
+    recompute_all(database, repository, settings, new_schedule)
+    (change,) = changes_of(database, LONGER)
+
+    def parsed(path: str, version: str) -> Any:
+        with repository.open(object_id, path, version) as stream:
+            return parse_xml_bytes(stream.read(), path).getroot()
+
+    def canonical(root: Any) -> bytes:
+        for element in root.iter():  # the layout's whitespace aside
+            element.tail = None
+            if element.text is not None and not element.text.strip():
+                element.text = None
+        return bytes(etree.tostring(root, method="c14n"))
+
+    # PREMIS: v2 is v1 plus the event and the link to it from the AIP object.
+    old, new = parsed(PREMIS, "v1"), parsed(PREMIS, "v2")
+    ids = {"p": PREMIS_NS}
+    added = new.xpath("//p:event[p:eventIdentifier/p:eventIdentifierValue=$id]", namespaces=ids,
+                      id=change.event_id)  # fmt: skip
+    links = new.xpath("//p:object/p:linkingEventIdentifier[p:linkingEventIdentifierValue=$id]",
+                      namespaces=ids, id=change.event_id)  # fmt: skip
+    assert len(added) == 1 and len(links) == 1
+    for element in (*added, *links):
+        element.getparent().remove(element)
+    assert canonical(new) == canonical(old)
+
+    # METS: only the PREMIS reference, its section's date and the header's LASTMODDATE differ.
+    old_mets, new_mets = parsed(METS_FILE, "v1"), parsed(METS_FILE, "v2")
+    header = new_mets.find(f"{{{METS_NS}}}metsHdr")
+    assert header.get("LASTMODDATE") is not None
+    del header.attrib["LASTMODDATE"]
+    for tree in (old_mets, new_mets):
+        (md_ref,) = tree.xpath("//m:mdRef[@MDTYPE='PREMIS']", namespaces={"m": METS_NS})
+        for name in ("SIZE", "CHECKSUM", "CREATED"):
+            md_ref.attrib.pop(name)
+        md_ref.getparent().attrib.pop("CREATED")
+    assert canonical(new_mets) == canonical(old_mets)

@@ -8,8 +8,10 @@ import hashlib
 import io
 import os
 import random
+import sqlite3
 import stat
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +32,7 @@ from archive_service.storage.base import (
 from archive_service.storage.factory import open_store
 from archive_service.storage.filesystem import TEMP_SUFFIX, FilesystemStore
 from archive_service.storage.s3 import MIN_PART_SIZE, S3Store, ensure_bucket, make_client
+from archive_service.storage.sidecar import DATABASE_NAME
 from archive_service.storage.validation import InvalidKey
 from tests.s3server.servers import S3Server, closed_port
 
@@ -584,8 +587,12 @@ def test_filesystem_check_needs_the_root(tmp_path: Any) -> None:
 
 
 def sidecar_records(store: FilesystemStore) -> list[str]:
-    records = store.root.with_name(store.root.name + ".sidecar") / "records"
-    return sorted(path.name for path in records.rglob("*.json"))
+    """Keys with a record, read from the sidecar database as an outside tool would."""
+    database = store.root.with_name(store.root.name + ".sidecar") / DATABASE_NAME
+    if not database.exists():
+        return []
+    with closing(sqlite3.connect(database)) as connection:
+        return [key for (key,) in connection.execute("SELECT key FROM records ORDER BY key")]
 
 
 def test_filesystem_records_only_keys_with_metadata_or_locks(fs_store: FilesystemStore) -> None:
