@@ -72,8 +72,8 @@ def install_retention(app: FastAPI, api: APIRouter) -> None:
     settings: Settings = app.state.settings
     app.state.retention_schedule = load_schedule(settings.retention_schedule_path)
     database, repository = app.state.database, app.state.repository
-    app.state.retention_holds = HoldService(database, repository)
     app.state.retention_changes = RetentionChanges(database, repository, settings)
+    app.state.retention_holds = HoldService(database, repository, app.state.retention_changes)
     app.state.retention_disposals = DisposalService(
         database, Storage(repository, replica=open_replica_store(settings))
     )

@@ -327,10 +327,12 @@ def _check_repairs(pdf: pikepdf.Pdf, part: int, findings: StructureFindings) -> 
 # --- What the page contents use -------------------------------------------------------------
 
 
-def unembedded_fonts(pdf: pikepdf.Pdf) -> list[str]:
-    """Messages naming each font used to show text whose program is not embedded (ISO 19005-2
-    6.2.11.4.1), with where it is used: what the rule's check reports for the same file."""
-    usage = _ContentWalker(2)
+def unembedded_page_fonts(pdf: pikepdf.Pdf) -> list[str]:
+    """Messages naming each font used to show text in the pages' own content (and the forms
+    they draw), not annotations, whose program is not embedded (ISO 19005-2 6.2.11.4.1): what
+    the rule's check reports for those pages, which a rendition that keeps the page content
+    as it is cannot change."""
+    usage = _ContentWalker(2, annotations=False)
     usage.walk(pdf)
     return usage.unembedded_font_messages()
 
@@ -347,8 +349,9 @@ def _child(obj: object, key: str) -> pikepdf.Dictionary:
 class _ContentWalker:
     """Fonts used to show text, device colour and transparency used, in pages and forms."""
 
-    def __init__(self, part: int) -> None:
+    def __init__(self, part: int, *, annotations: bool = True) -> None:
         self.part = part
+        self.annotations = annotations
         self.unembedded_fonts: list[tuple[str, str]] = []
         self.device_colours: set[str] = set()
         self.transparency: list[str] = []
@@ -369,7 +372,7 @@ class _ContentWalker:
             if _child(page.obj, "/Group").get("/S") == "/Transparency":
                 self.transparency.append(where)
             self._content(page.obj, resources, where, 0)
-            for annotation in page.obj.get("/Annots", []):
+            for annotation in page.obj.get("/Annots", []) if self.annotations else []:
                 self._appearance(annotation, where)
 
     def _appearance(self, annotation: object, where: str) -> None:

@@ -47,7 +47,7 @@ from archive_service.formats.convert_pdf import (
     open_strict,
 )
 from archive_service.formats.identify import Identification
-from archive_service.formats.pdf_structure import unembedded_fonts
+from archive_service.formats.pdf_structure import unembedded_page_fonts
 from archive_service.formats.pdfa import PdfaReport, PdfaVerdict, validate_pdfa
 from archive_service.formats.tools import detect_tools
 from archive_service.formats.verify_rendition import (
@@ -270,7 +270,7 @@ def _render(
             return outcome.result(RenditionStatus.NOT_NEEDED, _already_pdfa(report))
     draft = _convert(source, identification, scratch, tools, outcome)
     check = _verify(draft, target, tools, outcome)
-    unembedded = _unembedded_fonts(draft, check)
+    unembedded = _failed_font_embedding(draft, check)
     if unembedded:
         draft = _ghostscript_draft(source, draft.source, scratch, tools, outcome, unembedded)
         check = _verify(draft, target, tools, outcome)
@@ -351,14 +351,15 @@ def _convert(
 def _pdf_draft(source: Path, scratch: Path, tools: RenditionTools, outcome: _Outcome) -> _Draft:
     """The lossless draft; the source is opened once for its facts and the conversion.
 
-    A source showing text in fonts that are not embedded goes straight to Ghostscript (or
-    fails without a usable one): the lossless path keeps the fonts as they are, so its draft
-    could only fail the embedding rule."""
+    A source whose pages show text in fonts that are not embedded goes straight to Ghostscript
+    (or fails without a usable one): the lossless path keeps the page content as it is, so its
+    draft could only fail the embedding rule. (Fonts of annotations are left to the draft's
+    validation: a signature's appearance, for one, is dropped from the rendition.)"""
     outcome.path = ConversionPath.PDF
     outcome.agents = (_python_agent("pikepdf"),)
     output = scratch / "rendition.pdf"
     with open_strict(source) as pdf:
-        unembedded = unembedded_fonts(pdf)
+        unembedded = unembedded_page_fonts(pdf)
         if unembedded and tools.ghostscript is None:
             raise _fonts_need_ghostscript(unembedded)
         facts = source_facts(pdf, source)
@@ -369,7 +370,7 @@ def _pdf_draft(source: Path, scratch: Path, tools: RenditionTools, outcome: _Out
     return _Draft(output, facts, outcome.path, outcome.agents, step)
 
 
-def _unembedded_fonts(draft: _Draft, check: RenditionCheck) -> list[str]:
+def _failed_font_embedding(draft: _Draft, check: RenditionCheck) -> list[str]:
     """Messages of the failed font-embedding rule, when the lossless PDF path met it."""
     if draft.path is not ConversionPath.PDF or check.pdfa_report is None:
         return []

@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from archive_service.packages.aip_writer import aip_root_name
 from archive_service.storage.s3 import make_client
 from tests.factories import DOSSIER_CODE, make_sip_zip
+from tests.integration.retention_setup import eventually
 from tests.integration.test_embedded_e2e import DOCUMENTS, check_aip_folder, sip_documents
 from tests.s3server.servers import S3Server
 from tests.service_stack import S3Endpoint, production_service
@@ -69,8 +70,9 @@ def test_a_dossier_goes_through_the_production_stack_and_comes_back_exactly(
         assert receipt["received"][0]["size"] == sip.stat().st_size
 
         # a worker process did the work, the catalogue is in PostgreSQL, the AIP in the bucket
+        # (the task goes on after the deposit reads archived: it locks the objects, then ends)
         (worker,) = service.workers
-        assert f"{TASK_NAME}[" in worker.log() and "succeeded" in worker.log()
+        eventually(lambda: f"{TASK_NAME}[" in worker.log() and "succeeded" in worker.log())
         engine = create_engine(postgres_url)
         try:
             with engine.connect() as connection:

@@ -35,6 +35,7 @@ from archive_service.security.models import Role
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.setup import open_archive_repository
 from retention.assign import assign_retention
+from retention.changes import RetentionChanges
 from retention.daily import run_daily
 from retention.holds import HoldService
 from retention.models import ReviewStatus
@@ -187,7 +188,7 @@ def test_ten_years_of_daily_runs_mark_every_dossier_in_the_year_after_its_dispos
     with database.read_session() as session:
         stored = {d.dossier_code: d.disposal_date for d in session.scalars(select(Dossier))}
     assert stored == {case.code: case.disposal() for case in cases}
-    holds = HoldService(database, repository)
+    holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
     hold_ids: dict[str, int] = {}
     first_marked: dict[str, date] = {}
 

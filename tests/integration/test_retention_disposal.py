@@ -103,6 +103,19 @@ def _deposit(archive: Archive, sip: Path) -> None:
     assert status["status"] == "archived", status
 
 
+def _recorded(archive: Archive, code: str) -> set[tuple[str, str]]:
+    """``(key, SHA-256)`` of every stored object version of the dossier the catalogue knows."""
+    with archive.running.database.read_session() as session:
+        return {
+            (row.key, row.sha256)
+            for row in session.scalars(
+                select(StoredObject)
+                .join(Dossier, Dossier.id == StoredObject.dossier_id)
+                .where(Dossier.dossier_code == code)
+            )
+        }
+
+
 def _error(answer: Any, status: int, code: str) -> None:
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["code"] == code, answer.text
@@ -187,14 +200,6 @@ def test_an_expired_dossier_is_destroyed_only_through_the_workflow(archive: Arch
         object_id = session.scalar(
             select(Dossier.aip_object_id).where(Dossier.dossier_code == EXPIRED_CODE)
         )
-        recorded = {
-            (row.key, row.sha256)
-            for row in session.scalars(
-                select(StoredObject)
-                .join(Dossier, Dossier.id == StoredObject.dossier_id)
-                .where(Dossier.dossier_code == EXPIRED_CODE)
-            )
-        }
     assert object_id is not None
     prefix = running.app.state.repository.object_root(object_id) + "/"
     assert run_checkpoint(settings, database, store) is not None  # the trail so far is signed
@@ -222,6 +227,10 @@ def test_an_expired_dossier_is_destroyed_only_through_the_workflow(archive: Arch
         _error(answer, status, code)
     assert archive.count(DisposalProposal) == 0
     archive["archivist"].delete(f"/api/v1/dossiers/{EXPIRED_CODE}/holds/{hold['id']}")
+    # the hold and its release are in the AIP: two more versions, destroyed with the rest
+    assert running.app.state.repository.head(object_id) == "v3"
+    versions = stored_versions(database, EXPIRED_CODE)
+    recorded = _recorded(archive, EXPIRED_CODE)
 
     # proposed by an admin, who cannot approve it; an archivist cannot approve at all
     proposed = archive["admin"].post(

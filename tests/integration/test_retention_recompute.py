@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -374,15 +373,12 @@ def test_the_daily_task_recomputes(
     assert row(database, LONGER).disposal_date == date(2074, 12, 31)
 
 
-@pytest.fixture
-def sqlite_only(database: Database) -> Iterator[None]:
-    if not database.url.startswith("sqlite"):
-        pytest.skip("the same on both databases")
-    yield
+#: Tests of the entry points run on SQLite only: the database work is the same on both.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
+@SQLITE_ONLY
 def test_starting_the_service_with_a_new_schedule_recomputes(
-    sqlite_only: None,
     settings: Settings,
     database: Database,
     repository: OcflRepository,
@@ -398,8 +394,8 @@ def test_starting_the_service_with_a_new_schedule_recomputes(
     assert row(database, SHORTER).retention_code == "04"
 
 
+@SQLITE_ONLY
 def test_the_recompute_command(
-    sqlite_only: None,
     settings: Settings,
     database: Database,
     repository: OcflRepository,

@@ -20,6 +20,7 @@ from archive_service.integrity.checkpoints import archive_public_key
 from archive_service.storage.base import ObjectStore, StorageUnavailable
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.setup import open_archive_repository
+from retention.changes import RetentionChanges
 from retention.daily import run_daily
 from retention.destroy import Storage
 from retention.disposal import DisposalService
@@ -84,7 +85,7 @@ def test_the_daily_task_marks_due_dossiers_and_a_longer_term_ends_the_review(
 ) -> None:
     specs = [DossierSpec(EXPIRED_CODE), DossierSpec(CURRENT_CODE), DossierSpec(EXPIRED_2011)]
     archive_dossiers(settings, database, repository, tmp_path / "a", specs)
-    holds = HoldService(database, repository)
+    holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
     who = people(database)
     holds.place(who["archivist"], EXPIRED_2011, reason="Khiếu nại")
 
@@ -111,7 +112,7 @@ def test_execution_skips_what_changed_and_a_re_run_finishes_an_interrupted_one(
     who = people(database)
     interrupted = _InterruptedStore(repository.store, allowed=3)
     service = DisposalService(database, Storage(OcflRepository(interrupted)))  # type: ignore[arg-type]
-    holds = HoldService(database, repository)
+    holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
     codes = [EXPIRED_CODE, EXPIRED_2011, EXPIRED_2012]
     proposal = service.propose(who["archivist"], codes, "Hết thời hạn", today=TODAY)
     service.approve(who["admin"], proposal.id, **DECISION)
@@ -169,7 +170,8 @@ def test_reports_count_terms_due_months_and_holds_and_list_permanent_dossiers(
     ]
     archive_dossiers(settings, database, repository, tmp_path / "a", specs)
     who = people(database)
-    HoldService(database, repository).place(who["archivist"], CURRENT_CODE, reason="Tranh chấp")
+    holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
+    holds.place(who["archivist"], CURRENT_CODE, reason="Tranh chấp")
     mark_due(database, TODAY)
 
     report = retention_report(database, TODAY, months_ahead=120)
