@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -158,18 +159,7 @@ def list_records(
 def certificate(
     request: Request, _principal: Reader, service: Service, proposal_id: int
 ) -> Response:
-    settings: Settings = request.app.state.settings
-    body = destruction_certificate(
-        service.get(proposal_id),
-        service.records(proposal_id),
-        archive_code=settings.archive_code,
-        archive_name=settings.archive_name,
-    )
-    return Response(
-        body,
-        media_type="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="huy-{proposal_id}.xml"'},
-    )
+    return _certificate(request, service, proposal_id, destruction_certificate, "xml")
 
 
 @router.get(
@@ -182,8 +172,19 @@ def certificate_pdf(
     request: Request, _principal: Reader, service: Service, proposal_id: int
 ) -> Response:
     """404 ``DISPOSAL_NOT_EXECUTED`` until the list is executed: nothing is certified before."""
+    return _certificate(request, service, proposal_id, destruction_certificate_pdf, "pdf")
+
+
+def _certificate(
+    request: Request,
+    service: DisposalService,
+    proposal_id: int,
+    render: Callable[..., bytes],
+    extension: Literal["xml", "pdf"],
+) -> Response:
+    """The certificate of a disposal list rendered by ``render``, as a download."""
     settings: Settings = request.app.state.settings
-    body = destruction_certificate_pdf(
+    body = render(
         service.get(proposal_id),
         service.records(proposal_id),
         archive_code=settings.archive_code,
@@ -191,8 +192,8 @@ def certificate_pdf(
     )
     return Response(
         body,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="huy-{proposal_id}.pdf"'},
+        media_type=f"application/{extension}",
+        headers={"Content-Disposition": f'attachment; filename="huy-{proposal_id}.{extension}"'},
     )
 
 

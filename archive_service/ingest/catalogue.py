@@ -61,7 +61,7 @@ def record_archived(session: Session, archived: ArchivedVersion) -> Dossier:
     for document in documents:
         archived.formats.get(document.logical_path, DocumentFormat()).apply(document)
     session.add_all(documents)
-    _record_stored(session, dossier.id, archived.stored)
+    record_stored_keys(session, dossier.id, archived.stored)
     _record_events(session, dossier.id, archived.deposit_id, archived.events)
     session.flush()
     return dossier
@@ -121,7 +121,7 @@ def _batches(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _BATCH]
 
 
-def _record_stored(session: Session, dossier_id: int, stored: StoredVersion) -> None:
+def record_stored_keys(session: Session, dossier_id: int, stored: StoredVersion) -> None:
     """One row per (key, store version); a key rewritten in place (root inventory) is updated."""
     keys = [item.key for item in stored.keys]
     existing: dict[tuple[str, str], StoredObject] = {}
