@@ -7,6 +7,7 @@ starts it, the last one to finish stops it (a count of users kept under a file l
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
@@ -32,6 +33,7 @@ SERVERS_VARIABLE = "ARCHIVE_TEST_S3_SERVERS"
 DEFAULT_SERVERS = "seaweedfs"
 SCRIPT_TIMEOUT = 600  # seconds; each script enforces its own, shorter, start timeout
 PORT_BLOCK = 16  # consecutive free ports offered: a script may use PORT .. PORT + 15
+START_ATTEMPTS = 3  # a start that fails (a port taken meanwhile) is tried again on new ports
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,23 @@ def requested_servers() -> list[str]:
     return names
 
 
-def start_server(name: str, state_dir: Path) -> S3Server:
-    """Run ``<name>.sh start`` on a free port block; raise ServerStartError when it fails."""
+def start_server(name: str, state_dir: Path, attempts: int = START_ATTEMPTS) -> S3Server:
+    """Run ``<name>.sh start`` on a free port block; raise ServerStartError when it fails.
+
+    A port found free can be taken by another server starting at the same moment (parallel
+    test workers) before ours binds it: a failed start is tried again on new ports."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_once(name, state_dir)
+        except ServerStartError:
+            if attempt == attempts:
+                raise
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
+                stop_server(name, state_dir)
+    raise AssertionError("unreachable")
+
+
+def _start_once(name: str, state_dir: Path) -> S3Server:
     script = SCRIPTS / f"{name}.sh"
     if not script.is_file():
         raise ServerStartError(f"{name}: no script {script}")
