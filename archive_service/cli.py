@@ -20,6 +20,7 @@ from archive_service.ingest.cli import worker
 from archive_service.ingest.client_cli import deposit
 from archive_service.integrity.audit_cli import audit_app
 from archive_service.integrity.fixity_cli import verify
+from archive_service.integrity.replica_cli import replica_app
 from archive_service.security.cli import admin_app
 from retention.cli import retention_app
 
@@ -43,6 +44,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
+app.add_typer(replica_app, name="replica")
 app.command("doctor")(doctor)
 app.command("deposit")(deposit)
 app.command("verify")(verify)

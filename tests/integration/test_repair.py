@@ -8,6 +8,7 @@ S3 with Object Lock the damaged version stays, locked, and the repair is a new v
 from __future__ import annotations
 
 import io
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +34,7 @@ from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.s3 import S3Store
 from tests.conftest import S3_PARAMS
+from tests.integration.api_client import ARCHIVE, archive_environment, run_archive
 from tests.integration.deposit_setup import make_settings
 from tests.integration.fixity_setup import (
     CODES,
@@ -43,6 +45,7 @@ from tests.integration.fixity_setup import (
     read_bytes,
     stored_keys,
 )
+from tests.integration.worker_process import settings_environment
 from tests.s3server.servers import BucketPool, S3Server
 
 LONG_AGO = timedelta(days=10_000)
@@ -273,3 +276,34 @@ def test_the_replica_comes_from_the_settings(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, replica_storage_url=(tmp_path / "replica").as_uri())
     )
     assert isinstance(replica, FilesystemStore) and replica.root == tmp_path / "replica"
+
+
+def test_the_replica_sync_command_copies_what_the_replica_lacks(
+    tmp_path: Path, database: Database
+) -> None:
+    settings = make_settings(tmp_path, database.url)
+    repository = OcflRepository(FilesystemStore(tmp_path / "storage"))
+    repository.initialize()
+    archive_dossiers(settings, database, repository, tmp_path / "sips", codes=CODES[:1])
+    keys = stored_keys(database)
+    environment = archive_environment(settings.data_dir, settings_environment(settings))
+
+    unconfigured = subprocess.run(
+        [*ARCHIVE, "replica", "sync"], capture_output=True, text=True, env=environment
+    )
+    assert unconfigured.returncode == 2 and "ARCHIVE_REPLICA_STORAGE_URL" in unconfigured.stderr
+
+    replica_root = tmp_path / "replica"
+    environment["ARCHIVE_REPLICA_STORAGE_URL"] = replica_root.as_uri()
+    first = run_archive("replica", "sync", environment=environment)
+    assert f"đã chép {len(keys)}, đã có sẵn 0, lỗi 0" in first.stdout
+    replica = FilesystemStore(replica_root)
+    assert {info.key for info in replica.list()} == keys
+    for key in keys:
+        assert replica.stat(key).sha256 == repository.store.stat(key).sha256
+
+    lost = sorted(keys)[0]
+    (replica_root / lost).unlink()  # a copy lost on the replica is copied again, only it
+    again = run_archive("replica", "sync", environment=environment)
+    assert f"đã chép 1, đã có sẵn {len(keys) - 1}, lỗi 0" in again.stdout
+    assert replica.stat(lost).sha256 == repository.store.stat(lost).sha256
