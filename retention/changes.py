@@ -1,8 +1,9 @@
-"""Changes of a dossier's term after ingest, each written as a new AIP version.
+"""Changes of a dossier's term after ingest, and hold events, each written as a new AIP version.
 
-Two kinds (``ChangeOrigin``): a longer term computed under a new schedule
-(``retention.recompute``), and a shortening decided by an archivist (``RetentionChanges.
-shorten``). Both go the way of a deposit:
+Four kinds (``ChangeOrigin``): a longer term computed under a new schedule
+(``retention.recompute``), a shortening decided by an archivist (``RetentionChanges.
+shorten``), and the event of a hold placed or released (``retention.hold_changes``, decided by
+``decide_hold_event``, written by ``write_hold_events``). All go the way of a deposit:
 
 1. **decide** — one transaction, the dossier row locked: the checks (a refusal changes nothing),
    then a ``retention_changes`` row ``pending``. The dossier must not be busy: no deposit of it
@@ -20,7 +21,16 @@ A run that dies after step 1, or after storage committed in step 2, is finished 
 ``finish_pending`` (the daily task and the recomputation at start run it first): a head version
 whose message names the change is recorded, never written twice; otherwise the version is
 written then. A change whose dossier moved on meanwhile (its catalogued version is no longer the
-one the change was decided on) is ``abandoned``, with an audit entry.
+one the change was decided on) is ``abandoned``, with an audit entry; so is a change whose
+dossier is being destroyed. An abandoned hold change leaves its event waiting: the next run
+decides it again on the version then current.
+
+**Hold events** never change the term. A hold takes effect at once (``retention.holds``); its
+event is written into the AIP in the same request when the dossier is free, otherwise by the
+next ``write_hold_events`` of the dossier — the daily task's, or the request of a later hold or
+release. ``write_hold_events`` first finishes any change of the dossier still pending, then
+writes the waiting events one version each, oldest first; it stops at the first that cannot be
+written (storage, a busy dossier), leaving the rest waiting.
 
 **Decision — shortening.** Only an archivist or an admin, always with a reason; refused while
 any hold is active, when the term asked for is not shorter than the one in force (terms are
@@ -66,9 +76,17 @@ from retention.change_errors import (
 from retention.clock import last_locked_day, vietnam_today
 from retention.errors import DossierHeld, DossierNotFound
 from retention.events import POLICY_ASSIGNMENT
+from retention.hold_changes import (
+    audit_written,
+    dossiers_with_waiting_hold_events,
+    hold_change,
+    is_hold_change,
+    waiting_hold_events,
+)
 from retention.holds import active_hold_count
 from retention.locks import lock_dossier
 from retention.models import (
+    TERM_ORIGINS,
     ChangeOrigin,
     ChangeStatus,
     DisposalItem,
@@ -90,6 +108,8 @@ from retention.terms import InvalidTerm, Term, parse_term
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
+#: At most this many hold events of one dossier are written by one ``write_hold_events``.
+HOLD_ROUNDS = 20
 _SHORTENING_ROLES = frozenset({Role.ARCHIVIST, Role.ADMIN})
 
 
@@ -155,7 +175,10 @@ def change_pending(session: Session, dossier_id: int) -> bool:
 def busy_reason(session: Session, dossier: Dossier) -> str | None:
     """Why no new version of the dossier may be written now; ``None`` when it may."""
     if change_pending(session, dossier.id):
-        return f"Hồ sơ {dossier.dossier_code} đang có một thay đổi thời hạn chưa hoàn tất."
+        return (
+            f"Hồ sơ {dossier.dossier_code} đang có một thay đổi (thời hạn hoặc lệnh giữ) chưa "
+            "được ghi xong vào gói AIP."
+        )
     writing = session.scalar(
         select(Deposit.id).where(
             Deposit.dossier_code == dossier.dossier_code,
@@ -164,15 +187,20 @@ def busy_reason(session: Session, dossier: Dossier) -> str | None:
     )
     if writing is not None:
         return f"Hồ sơ {dossier.dossier_code} đang được ghi phiên bản mới (lần nộp {writing})."
-    destroying = session.scalar(
-        select(DisposalItem.proposal_id).where(
-            DisposalItem.dossier_code == dossier.dossier_code,
-            DisposalItem.status == ItemStatus.DESTROYING.value,
-        )
-    )
+    destroying = _destroying(session, dossier.dossier_code)
     if destroying is not None:
         return f"Hồ sơ {dossier.dossier_code} đang được hủy theo danh sách hủy số {destroying}."
     return None
+
+
+def _destroying(session: Session, dossier_code: str) -> int | None:
+    """The disposal list destroying the dossier now, if one is."""
+    return session.scalar(
+        select(DisposalItem.proposal_id).where(
+            DisposalItem.dossier_code == dossier_code,
+            DisposalItem.status == ItemStatus.DESTROYING.value,
+        )
+    )
 
 
 def new_change(
@@ -329,7 +357,8 @@ class RetentionChanges:
         )
 
     def history(self, dossier_code: str) -> list[ChangeView]:
-        """Every change of the dossier's term after ingest, oldest first."""
+        """Every change of the dossier's term after ingest, oldest first (not hold events: the
+        holds show those)."""
         with self.database.read_session() as session:
             dossier_id = session.scalar(
                 select(Dossier.id).where(Dossier.dossier_code == dossier_code)
@@ -338,7 +367,10 @@ class RetentionChanges:
                 raise DossierNotFound(f"Không có hồ sơ '{dossier_code}' trong kho lưu trữ.")
             changes = session.scalars(
                 select(RetentionChange)
-                .where(RetentionChange.dossier_id == dossier_id)
+                .where(
+                    RetentionChange.dossier_id == dossier_id,
+                    RetentionChange.origin.in_([origin.value for origin in TERM_ORIGINS]),
+                )
                 .order_by(RetentionChange.created_at, RetentionChange.id)
             )
             return [change_view(change) for change in changes]
@@ -357,12 +389,14 @@ class RetentionChanges:
             if change is None:
                 return None
             dossier = session.get(Dossier, change.dossier_id, with_for_update=True)
-            if change.status != ChangeStatus.PENDING or dossier is None:
+            if change.status != ChangeStatus.PENDING:
                 return change_view(change)
+            why = self._not_writable(session, change, dossier)
+            if why is not None:
+                _abandon(session, change, why)
+                return change_view(change)
+            assert dossier is not None
             object_id = dossier.aip_object_id
-            if dossier.aip_version != change.base_version or self._storage_moved(change, object_id):
-                _abandon(session, change, "Hồ sơ đã có phiên bản mới trước khi thay đổi được ghi.")
-                return change_view(change)
             write_revision(self.repository, self.settings, change, object_id)
             stored = read_back_head(self.repository, object_id)
             record_revision(session, dossier, change, stored, vietnam_today(now))
@@ -397,6 +431,94 @@ class RetentionChanges:
             )
         return [self.finish_logged(change_id, now=now) for change_id in ids]
 
+    # ------------------------------------------------------------------ hold events
+
+    def decide_hold_event(
+        self, session: Session, dossier: Dossier, *, now: datetime | None = None
+    ) -> str | None:
+        """In the caller's transaction, the dossier row locked: a pending change writing the
+        oldest waiting hold event of the dossier; its id. ``None``: the dossier is busy (another
+        change pending, a deposit writing it, a destruction), its AIP in storage is not the
+        version the catalogue knows (the change could only be abandoned), or no event waits."""
+        session.flush()  # the hold and its event, when the caller has just added them
+        if busy_reason(session, dossier) is not None:
+            return None
+        if self.repository.head(dossier.aip_object_id) != dossier.aip_version:
+            log.warning(  # the change would be abandoned: decide none, leave the event waiting
+                "dossier %s: storage does not hold %s as the head of its AIP; hold events wait",
+                dossier.dossier_code,
+                dossier.aip_version,
+            )
+            return None
+        for event in waiting_hold_events(session, dossier.id):
+            change = hold_change(session, dossier, event, now or utcnow())
+            if change is not None:
+                session.add(change)
+                return change.id
+        return None
+
+    def write_hold_events(self, dossier_code: str, *, now: datetime | None = None) -> bool:
+        """Finish the dossier's pending change, then write its waiting hold events, one AIP
+        version each; whether none is left waiting. A failure is logged and stops the run."""
+        for _ in range(HOLD_ROUNDS):
+            change_id, waiting = self._next_hold_change(dossier_code, now)
+            if change_id is None:
+                return not waiting
+            if self.finish_logged(change_id, now=now).status != ChangeStatus.DONE:
+                return False
+        return False
+
+    def write_waiting_hold_events(self, *, now: datetime | None = None) -> list[str]:
+        """``write_hold_events`` for every dossier with a hold event not in its AIP yet; the
+        codes of those now fully written."""
+        with self.database.read_session() as session:
+            codes = dossiers_with_waiting_hold_events(session)
+        written = []
+        for code in codes:
+            try:
+                if self.write_hold_events(code, now=now):
+                    written.append(code)
+            except Exception:
+                log.exception("dossier %s: hold events not written into the AIP yet", code)
+        return written
+
+    def _next_hold_change(self, dossier_code: str, now: datetime | None) -> tuple[str | None, bool]:
+        """The dossier's pending change, or a new one for its oldest waiting hold event; and
+        whether any hold event of the dossier is still waiting."""
+        with self.database.session() as session:
+            dossier = session.scalar(
+                select(Dossier).where(Dossier.dossier_code == dossier_code).with_for_update()
+            )
+            if dossier is None:
+                return None, False
+            pending = session.scalar(
+                select(RetentionChange.id).where(
+                    RetentionChange.dossier_id == dossier.id,
+                    RetentionChange.status == ChangeStatus.PENDING.value,
+                )
+            )
+            if pending is not None:
+                return pending, True
+            if not waiting_hold_events(session, dossier.id):
+                return None, False
+            return self.decide_hold_event(session, dossier, now=now), True
+
+    # ------------------------------------------------------------------ checks
+
+    def _not_writable(
+        self, session: Session, change: RetentionChange, dossier: Dossier | None
+    ) -> str | None:
+        """Why the pending change may not be written any more; ``None`` when it may."""
+        if dossier is None:
+            return "Hồ sơ không còn trong kho lưu trữ."
+        destroying = _destroying(session, dossier.dossier_code)
+        if destroying is not None:
+            return f"Hồ sơ đang được hủy theo danh sách hủy số {destroying}."
+        moved = dossier.aip_version != change.base_version
+        if moved or self._storage_moved(change, dossier.aip_object_id):
+            return "Hồ sơ đã có phiên bản mới trước khi thay đổi được ghi."
+        return None
+
     def _storage_moved(self, change: RetentionChange, object_id: str) -> bool:
         """Whether storage holds a version the catalogue does not know, written by another."""
         if self.repository.head(object_id) == change.base_version:
@@ -426,6 +548,9 @@ def _abandon(session: Session, change: RetentionChange, why: str) -> None:
 
 
 def _audit_done(session: Session, change: RetentionChange, dossier: Dossier) -> None:
+    if is_hold_change(change):
+        audit_written(session, change)
+        return
     archivist = change.origin == ChangeOrigin.ARCHIVIST
     decision = change.decision or {}
     record_audit(

@@ -3,9 +3,10 @@
 **Decision — event type.** The LoC ``eventType`` vocabulary has no "retention" or "hold" type;
 the archive records ``policy assignment`` (assigning or changing a policy that applies to an
 object) for retention decisions, holds and their release. The events of a term change after
-ingest (a longer term under a new schedule, an archivist's shortening) are also written into the
-AIP, in a new version's ``PREMIS.xml`` (``retention.changes``); the others — the term assigned at
-ingest, a shorter term not applied, holds — are in the catalogue only, shown with the dossier.
+ingest (a longer term under a new schedule, an archivist's shortening) and of holds placed or
+released are also written into the AIP, in a new version's ``PREMIS.xml`` (``retention.changes``,
+``retention.hold_changes``); the others — the term assigned at ingest, a shorter term not
+applied — are in the catalogue only, shown with the dossier.
 """
 
 from __future__ import annotations

@@ -2,11 +2,18 @@
 every stored object version of the dossier.
 
 A hold is recorded first (one transaction: the hold, a ``policy assignment`` PREMIS event, an
-audit entry), then storage is brought in line: an S3 legal hold ON on every stored object version
-of the dossier while any hold is active, OFF once the last one is released. While a dossier has
-an active hold it can be neither disposed of nor have its term shortened — the database check
+audit entry and, when the dossier is free, a pending change writing the event into the AIP),
+then storage is brought in line: an S3 legal hold ON on every stored object version of the
+dossier while any hold is active, OFF once the last one is released. While a dossier has an
+active hold it can be neither disposed of nor have its term shortened — the database check
 alone already forbids it, and the legal hold makes the storage refuse deletion too, even with
 the governance bypass.
+
+**In the AIP.** Last, the event is written into the AIP's ``PREMIS.xml`` as a metadata-only
+version (``RetentionChanges.write_hold_events``), whose objects get the storage locks and — while
+a hold is active — the legal hold (``retention.locks``). The hold is in force whether or not
+that succeeds: when storage fails or the dossier is busy (a deposit writing it, another change
+pending), the event waits (``HoldView.placed_in_aip`` empty) and the daily task writes it.
 
 **Crash safety.** Each hold row carries ``storage_synced_at``: empty until storage matched the
 holds as they stood. ``sync_legal_holds`` (run after each change and by the daily task) applies
@@ -17,8 +24,10 @@ so storage always ends up matching the database.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
@@ -39,6 +48,9 @@ from retention.errors import (
 from retention.events import record_policy_event
 from retention.models import DisposalItem, DossierHold, ItemStatus
 from retention.targets import lock_targets
+
+if TYPE_CHECKING:
+    from retention.changes import RetentionChanges
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +86,16 @@ class HoldView(BaseModel):
     released_at: datetime | None
     release_reason: str | None
     storage_synced: bool = Field(description="storage legal holds match the dossier's holds")
+    placed_in_aip: str | None = Field(
+        None,
+        examples=["v2"],
+        description="AIP version whose PREMIS.xml first records the placing (null: not yet)",
+    )
+    released_in_aip: str | None = Field(
+        None,
+        examples=["v3"],
+        description="AIP version whose PREMIS.xml first records the release (null: not yet)",
+    )
 
 
 def hold_view(hold: DossierHold) -> HoldView:
@@ -89,6 +111,8 @@ def hold_view(hold: DossierHold) -> HoldView:
         released_at=hold.released_at,
         release_reason=hold.release_reason,
         storage_synced=hold.storage_synced_at is not None,
+        placed_in_aip=hold.placed_in_aip,
+        released_in_aip=hold.released_in_aip,
     )
 
 
@@ -103,11 +127,15 @@ class SyncResult:
 
 
 class HoldService:
-    """Holds of archived dossiers: database first, then every stored object version."""
+    """Holds of archived dossiers: database first, then every stored object version, then the
+    event in the AIP (``changes`` writes it)."""
 
-    def __init__(self, database: Database, repository: OcflRepository) -> None:
+    def __init__(
+        self, database: Database, repository: OcflRepository, changes: RetentionChanges
+    ) -> None:
         self.database = database
         self.repository = repository
+        self.changes = changes
 
     def place(
         self,
@@ -142,6 +170,7 @@ class HoldService:
             )
             session.add(hold)
             session.flush()
+            hold.placed_event_id = str(uuid.uuid4())
             record_policy_event(
                 session,
                 dossier.id,
@@ -149,6 +178,7 @@ class HoldService:
                 + (f" (căn cứ: {reference})" if reference else "")
                 + ". Hồ sơ không được hủy hay rút ngắn thời hạn khi còn lệnh giữ.",
                 agent=principal.actor,
+                event_id=hold.placed_event_id,
                 at=hold.placed_at,
             )
             record_audit(
@@ -161,8 +191,10 @@ class HoldService:
                 remote_addr=remote_addr,
                 detail={"hold_id": hold.id, "reason": reason, "reference": reference},
             )
+            self.changes.decide_hold_event(session, dossier)
             hold_id = hold.id
         self._sync_logged(dossier_code)
+        self._write_logged(dossier_code)
         return self.get(dossier_code, hold_id)
 
     def release(
@@ -188,6 +220,7 @@ class HoldService:
             hold.released_by = principal.actor
             hold.release_reason = reason
             hold.storage_synced_at = None
+            hold.released_event_id = str(uuid.uuid4())
             remaining = active_hold_count(session, dossier.id) - 1
             record_policy_event(
                 session,
@@ -196,6 +229,7 @@ class HoldService:
                 + (f": {reason}" if reason else "")
                 + f". Còn {remaining} lệnh giữ.",
                 agent=principal.actor,
+                event_id=hold.released_event_id,
                 at=hold.released_at,
             )
             record_audit(
@@ -208,7 +242,9 @@ class HoldService:
                 remote_addr=remote_addr,
                 detail={"hold_id": hold_id, "reason": reason, "remaining": remaining},
             )
+            self.changes.decide_hold_event(session, dossier)
         self._sync_logged(dossier_code)
+        self._write_logged(dossier_code)
         return self.get(dossier_code, hold_id)
 
     def get(self, dossier_code: str, hold_id: int) -> HoldView:
@@ -237,6 +273,16 @@ class HoldService:
         except Exception:
             log.exception(
                 "dossier %s: legal holds not synced yet; the daily task retries", dossier_code
+            )
+
+    def _write_logged(self, dossier_code: str) -> None:
+        """Write the dossier's waiting hold events into its AIP; failures wait for the daily
+        task."""
+        try:
+            self.changes.write_hold_events(dossier_code)
+        except Exception:
+            log.exception(
+                "dossier %s: hold events not in the AIP yet; the daily task retries", dossier_code
             )
 
 

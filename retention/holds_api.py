@@ -1,6 +1,8 @@
 """HTTP routes of holds: ``POST/GET /api/v1/dossiers/{code}/holds``, ``DELETE …/holds/{id}``.
 
 Archivists and admins place and release holds (who: the caller's key); auditors may list them.
+Each placing and release is also written into the dossier's AIP (``placed_in_aip``,
+``released_in_aip`` name the version; empty while it waits for the daily task).
 """
 
 from __future__ import annotations
@@ -50,14 +52,14 @@ Service = Annotated[HoldService, Depends(hold_service)]
     "/{dossier_code}/holds",
     status_code=201,
     response_model=HoldView,
-    summary="Place a hold on a dossier (no disposal, no shortening; S3 legal hold)",
+    summary="Place a hold on a dossier (no disposal, no shortening; S3 legal hold; in the AIP)",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def place_hold(
     request: Request, principal: Archivist, service: Service, dossier_code: str, body: HoldRequest
 ) -> HoldView:
     """Records the hold, a PREMIS event and an audit entry, then sets a legal hold on every
-    stored object version of the dossier."""
+    stored object version of the dossier, then writes the event into a new AIP version."""
     return service.place(
         principal,
         dossier_code,
@@ -80,7 +82,7 @@ def list_holds(_principal: Reader, service: Service, dossier_code: str) -> list[
 @router.delete(
     "/{dossier_code}/holds/{hold_id}",
     response_model=HoldView,
-    summary="Release a hold (legal holds lifted when no hold is left)",
+    summary="Release a hold (legal holds lifted when no hold is left; recorded in the AIP)",
     responses=error_responses(401, 403, 404, 409),
 )
 def release_hold(

@@ -73,6 +73,12 @@ class DossierHold(Base):
     release_reason: Mapped[str | None] = mapped_column(Text, default=None)
     #: When storage last matched this hold (legal hold on every object version); ``None``: to do.
     storage_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The PREMIS events of placing and releasing it (``premis_events.event_id``), and the AIP
+    #: version whose ``PREMIS.xml`` first carries each (``None``: not written into the AIP yet).
+    placed_event_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    placed_in_aip: Mapped[str | None] = mapped_column(String(20), default=None)
+    released_event_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    released_in_aip: Mapped[str | None] = mapped_column(String(20), default=None)
 
     @property
     def active(self) -> bool:
@@ -80,10 +86,18 @@ class DossierHold(Base):
 
 
 class ChangeOrigin(StrEnum):
-    """Why a dossier's term changes after ingest: a new schedule, or an archivist's decision."""
+    """What a metadata-only AIP version records: a term changed after ingest — under a new
+    schedule, or by an archivist's decision — or a hold placed or released."""
 
     SCHEDULE = "schedule"
     ARCHIVIST = "archivist"
+    HOLD = "hold"
+    RELEASE = "release"
+
+
+#: The origins that change the dossier's term (the others only add an event to its AIP).
+TERM_ORIGINS = (ChangeOrigin.SCHEDULE, ChangeOrigin.ARCHIVIST)
+HOLD_ORIGINS = (ChangeOrigin.HOLD, ChangeOrigin.RELEASE)
 
 
 class ChangeStatus(StrEnum):
@@ -99,7 +113,8 @@ _PENDING = text("status = 'pending'")
 
 
 class RetentionChange(Base):
-    """A change of a dossier's retention written as a new AIP version (``retention.changes``).
+    """A change of a dossier's retention written as a new AIP version (``retention.changes``):
+    a new term, or the event of a hold placed or released (``retention.hold_changes``).
 
     Recorded ``pending`` before storage is touched, like a deposit: the OCFL version it writes
     carries the message ``retention <id>``, so a run interrupted after storage committed is
@@ -128,7 +143,8 @@ class RetentionChange(Base):
     #: The AIP version the change was decided on, and the version it wrote.
     base_version: Mapped[str] = mapped_column(String(20))
     aip_version: Mapped[str | None] = mapped_column(String(20), default=None)
-    #: ``{"retention", "disposal_date"}`` before; the retention record stored on the dossier after.
+    #: ``{"retention", "disposal_date"}`` before; the retention record stored on the dossier after
+    #: (for a hold or its release: ``{"hold_id", "at"}``, the hold and the time of its event).
     previous: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     decision: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     event_id: Mapped[str] = mapped_column(String(100))

@@ -1,7 +1,8 @@
 """A retention change written into the dossier's AIP, and recorded in the catalogue.
 
 The new OCFL version differs from the one before by two files only: ``PREMIS.xml``, which gains
-the change's ``policy assignment`` event (and the agent who decided it), and the root
+the change's ``policy assignment`` event (a new term, or a hold placed or released) and the
+agent who decided it, and the root
 ``METS.xml``, whose PREMIS reference describes the new file (``packages.aip_revision``). Every
 other file is the previous version's, not stored again. The version's message is
 ``retention <change id>``: as with deposits, a head version with that message means storage
@@ -9,6 +10,8 @@ committed and only the database part is left (``write_revision`` then writes not
 
 ``record_revision`` is that database part, in the caller's transaction: the stored objects read
 back, the PREMIS event, the dossier's new version and retention record, the change marked done.
+A hold's event is already in the catalogue (recorded with the hold): only the hold learns which
+AIP version carries it, and the term is left as it is.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from archive_service.packages.premis import (
 from archive_service.storage.ocfl import OcflRepository
 from retention.assign import apply_record
 from retention.events import POLICY_ASSIGNMENT, RETENTION_AGENT, record_policy_event
+from retention.hold_changes import event_time, is_hold_change, mark_written
 from retention.models import ChangeOrigin, ChangeStatus, RetentionChange
 
 PRIMARY_STORAGE = "primary"
@@ -67,7 +71,7 @@ def change_event(
 ) -> tuple[PremisEvent, list[PremisAgent]]:
     """The change's ``policy assignment`` event on the AIP, and the agents it names."""
     software = software_agent(archive)
-    if change.origin == ChangeOrigin.ARCHIVIST:
+    if change.origin == ChangeOrigin.ARCHIVIST or is_hold_change(change):
         decider = PremisAgent(
             identifier=change.actor,
             name=f"Người làm lưu trữ (khóa {change.actor})",
@@ -79,7 +83,7 @@ def change_event(
     event = PremisEvent(
         identifier=change.event_id,
         event_type=POLICY_ASSIGNMENT,
-        date_time=change.created_at,
+        date_time=event_time(change),
         detail=change.detail,
         outcome=Outcome.SUCCESS,
         agents=(
@@ -129,21 +133,24 @@ def record_revision(
 ) -> None:
     """Record the stored version and apply the change to the dossier (caller's transaction)."""
     record_stored_keys(session, dossier.id, stored)
-    archivist = change.origin == ChangeOrigin.ARCHIVIST
-    record_policy_event(
-        session,
-        dossier.id,
-        change.detail,
-        agent=change.actor if archivist else RETENTION_AGENT,
-        outcome=Outcome.SUCCESS,
-        event_id=change.event_id,
-        at=change.created_at,
-    )
+    if is_hold_change(change):
+        mark_written(session, change, stored.version)
+    else:
+        archivist = change.origin == ChangeOrigin.ARCHIVIST
+        record_policy_event(
+            session,
+            dossier.id,
+            change.detail,
+            agent=change.actor if archivist else RETENTION_AGENT,
+            outcome=Outcome.SUCCESS,
+            event_id=change.event_id,
+            at=change.created_at,
+        )
+        apply_record(dossier, change.decision, today)
+        if change.origin == ChangeOrigin.SCHEDULE:
+            dossier.retention_schedule_version = change.schedule_version
+            dossier.retention_schedule_sha256 = change.schedule_sha256
     dossier.aip_version = stored.version
-    apply_record(dossier, change.decision, today)
-    if change.origin == ChangeOrigin.SCHEDULE:
-        dossier.retention_schedule_version = change.schedule_version
-        dossier.retention_schedule_sha256 = change.schedule_sha256
     dossier.locks_applied_at = None  # the new version's objects are locked after the commit
     change.status = ChangeStatus.DONE.value
     change.aip_version = stored.version
