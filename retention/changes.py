@@ -30,7 +30,8 @@ event is written into the AIP in the same request when the dossier is free, othe
 next ``write_hold_events`` of the dossier — the daily task's, or the request of a later hold or
 release. ``write_hold_events`` first finishes any change of the dossier still pending, then
 writes the waiting events one version each, oldest first; it stops at the first that cannot be
-written (storage, a busy dossier), leaving the rest waiting.
+written (storage, a deposit writing the dossier, an AIP whose head in storage is not the version
+the catalogue knows), leaving the rest waiting.
 
 **Decision — shortening.** Only an archivist or an admin, always with a reason; refused while
 any hold is active, when the term asked for is not shorter than the one in force (terms are
@@ -77,6 +78,7 @@ from retention.clock import last_locked_day, vietnam_today
 from retention.errors import DossierHeld, DossierNotFound
 from retention.events import POLICY_ASSIGNMENT
 from retention.hold_changes import (
+    WaitingDossier,
     audit_written,
     dossiers_with_waiting_hold_events,
     hold_change,
@@ -443,13 +445,8 @@ class RetentionChanges:
         session.flush()  # the hold and its event, when the caller has just added them
         if busy_reason(session, dossier) is not None:
             return None
-        if self.repository.head(dossier.aip_object_id) != dossier.aip_version:
-            log.warning(  # the change would be abandoned: decide none, leave the event waiting
-                "dossier %s: storage does not hold %s as the head of its AIP; hold events wait",
-                dossier.dossier_code,
-                dossier.aip_version,
-            )
-            return None
+        if not self._head_is(dossier):
+            return None  # the change could only be abandoned: the event waits
         for event in waiting_hold_events(session, dossier.id):
             change = hold_change(session, dossier, event, now or utcnow())
             if change is not None:
@@ -472,10 +469,13 @@ class RetentionChanges:
         """``write_hold_events`` for every dossier with a hold event not in its AIP yet; the
         codes of those now fully written."""
         with self.database.read_session() as session:
-            codes = dossiers_with_waiting_hold_events(session)
+            waiting = dossiers_with_waiting_hold_events(session)
         written = []
-        for code in codes:
+        for dossier in waiting:
+            code = dossier.dossier_code
             try:
+                if not dossier.change_pending and not self._head_is(dossier):
+                    continue  # nothing could be written on it (see decide_hold_event)
                 if self.write_hold_events(code, now=now):
                     written.append(code)
             except Exception:
@@ -504,6 +504,18 @@ class RetentionChanges:
             return self.decide_hold_event(session, dossier, now=now), True
 
     # ------------------------------------------------------------------ checks
+
+    def _head_is(self, dossier: Dossier | WaitingDossier) -> bool:
+        """Whether storage holds the catalogued version as the head of the dossier's AIP (it
+        does unless a writer is busy with it or the AIP is damaged); logged when not."""
+        if self.repository.head(dossier.aip_object_id) == dossier.aip_version:
+            return True
+        log.warning(
+            "dossier %s: storage does not hold %s as the head of its AIP; hold events wait",
+            dossier.dossier_code,
+            dossier.aip_version,
+        )
+        return False
 
     def _not_writable(
         self, session: Session, change: RetentionChange, dossier: Dossier | None

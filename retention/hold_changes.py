@@ -72,16 +72,37 @@ def waiting_hold_events(session: Session, dossier_id: int) -> list[HoldEvent]:
     return [event for _, event in found]
 
 
-def dossiers_with_waiting_hold_events(session: Session) -> list[str]:
-    """Codes of dossiers that have a hold event not written into their AIP yet."""
-    return list(
-        session.scalars(
-            select(DossierHold.dossier_code)
-            .where(or_(_PLACED_WAITING, _RELEASED_WAITING))
-            .distinct()
-            .order_by(DossierHold.dossier_code)
+@dataclass(frozen=True)
+class WaitingDossier:
+    """A dossier with hold events waiting: its AIP as the catalogue knows it, and whether a
+    change of it is pending."""
+
+    dossier_code: str
+    aip_object_id: str
+    aip_version: str
+    change_pending: bool
+
+
+def dossiers_with_waiting_hold_events(session: Session) -> list[WaitingDossier]:
+    """Dossiers that have a hold event not written into their AIP yet, by code."""
+    waiting = select(DossierHold.dossier_id).where(or_(_PLACED_WAITING, _RELEASED_WAITING))
+    has_pending = (
+        select(RetentionChange.id)
+        .where(
+            RetentionChange.dossier_id == Dossier.id,
+            RetentionChange.status == ChangeStatus.PENDING.value,
         )
+        .exists()
     )
+    rows = session.execute(
+        select(Dossier.dossier_code, Dossier.aip_object_id, Dossier.aip_version, has_pending)
+        .where(Dossier.id.in_(waiting))
+        .order_by(Dossier.dossier_code)
+    )
+    return [
+        WaitingDossier(code, object_id, version, bool(pending))
+        for code, object_id, version, pending in rows
+    ]
 
 
 def hold_change(

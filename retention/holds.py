@@ -12,8 +12,9 @@ the governance bypass.
 **In the AIP.** Last, the event is written into the AIP's ``PREMIS.xml`` as a metadata-only
 version (``RetentionChanges.write_hold_events``), whose objects get the storage locks and — while
 a hold is active — the legal hold (``retention.locks``). The hold is in force whether or not
-that succeeds: when storage fails or the dossier is busy (a deposit writing it, another change
-pending), the event waits (``HoldView.placed_in_aip`` empty) and the daily task writes it.
+that succeeds. A change of the dossier left pending is finished first; when storage fails or a
+deposit is writing the dossier, the event waits (``HoldView.placed_in_aip`` empty) and the daily
+task writes it.
 
 **Crash safety.** Each hold row carries ``storage_synced_at``: empty until storage matched the
 holds as they stood. ``sync_legal_holds`` (run after each change and by the daily task) applies

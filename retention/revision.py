@@ -20,13 +20,13 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive_service import SOFTWARE_NAME, __version__
 from archive_service.config import Settings
 from archive_service.db.base import utcnow
-from archive_service.dossiers.models import Dossier, StoredObject
+from archive_service.dossiers.models import Dossier
+from archive_service.ingest.catalogue import record_stored_keys
 from archive_service.ingest.readback import StoredVersion, head_message
 from archive_service.packages.aip_identity import ArchiveIdentity, archive_agent, software_agent
 from archive_service.packages.aip_revision import revise_aip
@@ -46,9 +46,6 @@ from retention.assign import apply_record
 from retention.events import POLICY_ASSIGNMENT, RETENTION_AGENT, record_policy_event
 from retention.hold_changes import event_time, is_hold_change, mark_written
 from retention.models import ChangeOrigin, ChangeStatus, RetentionChange
-
-PRIMARY_STORAGE = "primary"
-_BATCH = 500
 
 
 def version_message(change_id: str) -> str:
@@ -155,27 +152,3 @@ def record_revision(
     change.status = ChangeStatus.DONE.value
     change.aip_version = stored.version
     change.finished_at = utcnow()
-
-
-def record_stored_keys(session: Session, dossier_id: int, stored: StoredVersion) -> None:
-    """One ``stored_objects`` row per key version read back; a key rewritten in place (the root
-    inventory on a store without versions) is updated."""
-    keys = [item.key for item in stored.keys]
-    existing: dict[tuple[str, str], StoredObject] = {}
-    for start in range(0, len(keys), _BATCH):
-        rows = session.scalars(
-            select(StoredObject).where(
-                StoredObject.storage == PRIMARY_STORAGE,
-                StoredObject.key.in_(keys[start : start + _BATCH]),
-            )
-        )
-        existing.update({(row.key, row.version_id): row for row in rows})
-    for item in stored.keys:
-        row = existing.get((item.key, item.version_id))
-        if row is None:
-            row = StoredObject(storage=PRIMARY_STORAGE, key=item.key, version_id=item.version_id)
-            session.add(row)
-        row.dossier_id = dossier_id
-        row.aip_version = stored.version
-        row.size = item.size
-        row.sha256 = item.sha256

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
+from uuid import uuid4
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import MetaData, Table, create_engine, func, select
 
 from archive_service.config import Settings
-from archive_service.db.migrate import upgrade
+from archive_service.db.migrate import alembic_config, upgrade
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier, PremisEventRecord, StoredObject
 from archive_service.ingest.dispatch import InProcessDispatcher
@@ -45,7 +47,9 @@ from retention.destroy import Storage
 from retention.disposal import DisposalService
 from retention.holds import HoldService
 from retention.models import DossierHold, RetentionChange
+from retention.recompute import recompute_dossier
 from retention.revision import write_revision
+from retention.schedule import SHIPPED_SCHEDULE, load_schedule
 from tests.integration.deposit_setup import (
     assert_valid_ocfl,
     faulty_repository,
@@ -350,7 +354,7 @@ def test_a_hold_on_a_dossier_being_deposited_takes_effect_and_the_daily_task_wri
         placed.append(view.id)
 
     store = _CallbackOnVersion(repository.store, "/v2/", place_hold)
-    depositing = OcflRepository(store)  # type: ignore[arg-type]
+    depositing = OcflRepository(store)
     service = DepositService(settings, database, depositing, InProcessDispatcher(1))
     depositor = principal_for(database)
     supplement = DossierSpec(CURRENT_CODE, documents=2, record_status="SUPPLEMENT")
@@ -379,6 +383,36 @@ def test_a_hold_on_a_dossier_being_deposited_takes_effect_and_the_daily_task_wri
         if key.startswith(f"{root}/v3/"):
             info = repository.store.stat(key, version_id=version)
             assert info.legal_hold and info.retention is not None, key
+    assert_valid_ocfl(settings, 1)
+
+
+def test_a_hold_first_finishes_a_change_left_pending_then_is_written_after_it(
+    settings: Settings, database: Database, repository: OcflRepository, tmp_path: Path
+) -> None:
+    archive_dossiers(settings, database, repository, tmp_path / "sips", [DossierSpec(CURRENT_CODE)])
+    object_id = object_id_of(database, CURRENT_CODE)
+    longer = tmp_path / "longer.csv"  # CURRENT_CODE's procedure gets 30 years
+    shipped = SHIPPED_SCHEDULE.read_text(encoding="utf-8")
+    longer.write_text(shipped + "1.999001,04,,Thử nghiệm,Quyết định thử Điều 1,\n", "utf-8")
+    _, term_change = recompute_dossier(database, load_schedule(longer), CURRENT_CODE)
+    assert term_change is not None  # decided, its version not written (the process stopped)
+    archivist = people(database)["archivist"]
+
+    placed = hold_service(settings, database, repository).place(
+        archivist, CURRENT_CODE, reason="Thanh tra"
+    )
+
+    assert placed.active and placed.placed_in_aip == "v3"
+    changes = hold_changes(database, CURRENT_CODE)
+    assert [(c.origin, c.status, c.aip_version) for c in changes] == [
+        ("schedule", "done", "v2"),
+        ("hold", "done", "v3"),
+    ]
+    row = dossier_row(database, CURRENT_CODE)
+    assert row is not None and (row.aip_version, row.retention_code) == ("v3", "04")
+    premis = premis_of(repository, object_id)
+    event_in(premis, changes[0].event_id)  # the term change's event stays in the AIP
+    event_in(premis, hold_row(database, placed.id).placed_event_id)
     assert_valid_ocfl(settings, 1)
 
 
@@ -423,6 +457,92 @@ def test_a_dossier_whose_holds_were_released_is_destroyed_with_every_version(
     with database.read_session() as session:
         assert session.scalar(select(func.count(RetentionChange.id))) == 0
         assert session.scalar(select(func.count(DossierHold.id))) == 0
+
+
+def test_holds_placed_before_this_version_reach_the_aip_through_the_daily_task(
+    tmp_path: Path, database_url: str
+) -> None:
+    upgrade(database_url)
+    settings = make_settings(tmp_path, database_url)
+    repository = open_archive_repository(settings)
+    database = Database(database_url)
+    try:
+        specs = [DossierSpec(CURRENT_CODE)]
+        archive_dossiers(settings, database, repository, tmp_path / "sips", specs)
+        object_id = object_id_of(database, CURRENT_CODE)
+        dossier_id = dossier_row(database, CURRENT_CODE).id  # type: ignore[union-attr]
+    finally:
+        database.dispose()
+    command.downgrade(alembic_config(database_url), "0008")
+    holds = _previous_version_holds(database_url, dossier_id)
+
+    upgrade(database_url)
+    database = Database(database_url)
+    try:
+        linked = {hold_id: hold_row(database, hold_id) for hold_id in holds}
+        for hold_id, (placed, released) in holds.items():
+            assert (linked[hold_id].placed_event_id, linked[hold_id].released_event_id) == (
+                placed,
+                released,
+            )
+            assert linked[hold_id].placed_in_aip is None
+
+        report = run_daily(database, repository, settings)
+
+        assert report.hold_events_written == [CURRENT_CODE]
+        assert repository.head(object_id) == "v4"  # three events, oldest first
+        (first, first_events), (second, second_events) = holds.items()
+        assert hold_row(database, first).placed_in_aip == "v2"
+        assert hold_row(database, second).placed_in_aip == "v3"
+        assert hold_row(database, second).released_in_aip == "v4"
+        premis = premis_of(repository, object_id)
+        for event_id in (*first_events, *second_events):
+            if event_id is not None:
+                event_in(premis, event_id)
+        for key, version in version_objects(database, repository, CURRENT_CODE):
+            assert repository.store.stat(key, version_id=version).legal_hold, key  # one active
+    finally:
+        database.dispose()
+
+
+def _previous_version_holds(url: str, dossier_id: int) -> dict[int, tuple[str, str | None]]:
+    """Two holds as the version before recorded them — rows and catalogue events only — the
+    second released; their events' ids by hold."""
+    engine = create_engine(url)
+    try:
+        tables = MetaData()
+        holds = Table("dossier_holds", tables, autoload_with=engine)
+        events = Table("premis_events", tables, autoload_with=engine)
+        found: dict[int, tuple[str, str | None]] = {}
+        with engine.begin() as connection:
+            for number, released in ((1, False), (2, True)):
+                placed_at = datetime(2026, 1, number, 9, 0, tzinfo=UTC)
+                released_at = datetime(2026, 2, number, 9, 0, tzinfo=UTC) if released else None
+                inserted = connection.execute(
+                    holds.insert().values(
+                        dossier_id=dossier_id, dossier_code=CURRENT_CODE, reason=f"Lý do {number}",
+                        reference="", placed_by="key:1", placed_at=placed_at,
+                        released_by="key:1" if released else None, released_at=released_at,
+                    )
+                ).inserted_primary_key  # fmt: skip
+                assert inserted is not None
+                hold_id = int(inserted[0])
+                texts = [(placed_at, f"Đặt lệnh giữ số {hold_id} đối với hồ sơ {CURRENT_CODE}")]
+                if released_at is not None:
+                    texts.append((released_at, f"Gỡ lệnh giữ số {hold_id} đối với hồ sơ x"))
+                ids = [str(uuid4()) for _ in texts]
+                for event_id, (at, detail) in zip(ids, texts, strict=True):
+                    connection.execute(
+                        events.insert().values(
+                            dossier_id=dossier_id, event_id=event_id,
+                            event_type="policy assignment", at=at, outcome="success",
+                            detail=detail + ": …", agent="key:1",
+                        )
+                    )  # fmt: skip
+                found[hold_id] = (ids[0], ids[1] if released else None)
+        return found
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.s3
