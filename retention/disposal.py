@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -218,9 +218,13 @@ class DisposalService:
         proposal_id: int,
         *,
         today: date | None = None,
+        now: datetime | None = None,
         remote_addr: str | None = None,
     ) -> DisposalView:
-        """Run (or finish) the execution of an approved list; see the module docstring."""
+        """Run (or finish) the execution of an approved list; see the module docstring.
+
+        ``today`` and ``now`` (the clock of the due and lock checks, and the time recorded as
+        destruction time) default to the real ones; a simulation passes its own."""
         today = today or vietnam_today()
         self._start(principal, proposal_id, remote_addr)
         errors: list[str] = []
@@ -235,7 +239,7 @@ class DisposalService:
             ).all()
         for item_id in item_ids:
             try:
-                self._execute_item(principal, proposal_id, item_id, today)
+                self._execute_item(principal, proposal_id, item_id, today, now)
             except Exception as exc:
                 log.exception("disposal %s: item %s not finished", proposal_id, item_id)
                 errors.append(self._record_failure(principal, proposal_id, item_id, exc))
@@ -266,14 +270,19 @@ class DisposalService:
             )
 
     def _execute_item(
-        self, principal: Principal, proposal_id: int, item_id: int, today: date
+        self,
+        principal: Principal,
+        proposal_id: int,
+        item_id: int,
+        today: date,
+        now: datetime | None,
     ) -> None:
         with self.database.session() as session:
             proposal = _proposal_for_update(session, proposal_id)
             item = session.get(DisposalItem, item_id, with_for_update=True)
             assert item is not None
             if item.status == ItemStatus.PROPOSED.value:
-                decide(session, proposal, item, principal, today, utcnow())
+                decide(session, proposal, item, principal, today, now or utcnow())
             if item.status != ItemStatus.DESTROYING.value:
                 return
         record = self._record_of(proposal_id, item_id)
@@ -284,7 +293,7 @@ class DisposalService:
             current = session.get(DestructionRecord, record.id, with_for_update=True)
             assert item is not None and current is not None
             if item.status == ItemStatus.DESTROYING.value:
-                remove_rows(session, proposal, item, current, principal, utcnow())
+                remove_rows(session, proposal, item, current, principal, now or utcnow())
 
     def _record_of(self, proposal_id: int, item_id: int) -> DestructionRecord:
         with self.database.read_session() as session:

@@ -8,7 +8,10 @@ daily task (``run_daily``) then runs on the first day of every month and on 31 D
 2025 to 2035, its clock given by ``now``. Every dossier must be set under review ("Xem xét hủy")
 on the first run after its disposal date has passed — 1 January of the year after, never
 earlier, never later — unless a hold is active then (the first run after the release instead);
-a permanent dossier never.
+a permanent dossier never. On each 31 December the archive then runs the disposal procedure
+on what is under review and not held (an archivist proposes, an administrator approves with a
+council decision, the list is executed): every dossier must be destroyed in the year it came
+under review, or at the first year's end without a hold after that — and every other kept.
 """
 
 from __future__ import annotations
@@ -32,13 +35,16 @@ from archive_service.packages.mets import VN_TZ
 from archive_service.packages.models import SipPackage
 from archive_service.packages.sip_reader import read_sip
 from archive_service.security.models import Role
+from archive_service.security.service import Principal
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.setup import open_archive_repository
 from retention.assign import assign_retention
 from retention.changes import RetentionChanges
 from retention.daily import run_daily
+from retention.destroy import Storage
+from retention.disposal import DisposalService
 from retention.holds import HoldService
-from retention.models import ReviewStatus
+from retention.models import DestructionRecord, ReviewStatus
 from retention.schedule import Schedule, load_schedule
 from tests.factories import make_sip_zip
 from tests.integration.deposit_setup import AGENCY_ID, make_settings, principal_for
@@ -176,7 +182,7 @@ def settings(tmp_path: Path, database: Database) -> Settings:
 
 
 @pytest.mark.slow
-def test_ten_years_of_daily_runs_mark_every_dossier_in_the_year_after_its_disposal_date(
+def test_ten_years_of_daily_runs_and_year_end_disposals_over_a_thousand_dossiers(
     settings: Settings, database: Database, tmp_path: Path
 ) -> None:
     schedule = load_schedule(settings.retention_schedule_path)
@@ -189,12 +195,15 @@ def test_ten_years_of_daily_runs_mark_every_dossier_in_the_year_after_its_dispos
         stored = {d.dossier_code: d.disposal_date for d in session.scalars(select(Dossier))}
     assert stored == {case.code: case.disposal() for case in cases}
     holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
+    disposals = DisposalService(database, Storage(repository))
+    approver = principal_for(database, Role.ADMIN, None)
     hold_ids: dict[str, int] = {}
     first_marked: dict[str, date] = {}
+    destroyed: dict[str, date] = {}
 
     for day in run_days():
         for case in cases:  # holds placed or released on this day, before the run
-            if case.hold is None:
+            if case.hold is None or case.code in destroyed:
                 continue
             placed, released = case.hold
             if placed == day:
@@ -207,6 +216,13 @@ def test_ten_years_of_daily_runs_mark_every_dossier_in_the_year_after_its_dispos
         for code in report.marked_due:
             assert code not in first_marked, f"{code} marked twice"
             first_marked[code] = day
+        if (day.month, day.day) == (12, 31):
+            due = [
+                case.code
+                for case in cases
+                if case.code in first_marked and case.code not in destroyed and not case.held(day)
+            ]
+            destroyed |= dispose(disposals, archivist, approver, due, now)
 
     days = run_days()
     wrong = []
@@ -249,4 +265,50 @@ def test_ten_years_of_daily_runs_mark_every_dossier_in_the_year_after_its_dispos
                 )
             )
         )
-    assert under_review == set(first_marked)
+    assert under_review == set(first_marked) - set(destroyed)
+
+    year_ends = [day for day in days if (day.month, day.day) == (12, 31)]
+    wrong_disposals = []
+    for case in cases:
+        marked = first_marked.get(case.code)
+        expected = None
+        if marked is not None:
+            expected = next((d for d in year_ends if d >= marked and not case.held(d)), None)
+        if destroyed.get(case.code) != expected:
+            wrong_disposals.append((case.code, destroyed.get(case.code), expected))
+    assert wrong_disposals == []
+    assert len(destroyed) > 400
+    with database.read_session() as session:
+        kept = set(session.scalars(select(Dossier.dossier_code)))
+        records = dict(
+            session.execute(
+                select(DestructionRecord.dossier_code, DestructionRecord.destroyed_at)
+            ).all()
+        )
+    assert kept == {case.code for case in cases} - set(destroyed)  # the others are all kept
+    assert {code: when.astimezone(VN_TZ).date() for code, when in records.items()} == destroyed
+
+
+def dispose(
+    disposals: DisposalService,
+    archivist: Principal,
+    approver: Principal,
+    codes: list[str],
+    now: datetime,
+) -> dict[str, date]:
+    """The year-end disposal of ``codes``: proposed, approved, executed; the codes destroyed."""
+    if not codes:
+        return {}
+    today = now.date()
+    proposal = disposals.propose(archivist, codes, "Hết thời hạn bảo quản", today=today)
+    disposals.approve(
+        approver,
+        proposal.id,
+        decision_number=f"{today.year}/QĐ-HĐXĐGTTL",
+        decision_date=today,
+        signer="Chủ tịch Hội đồng",
+    )
+    executed = disposals.execute(archivist, proposal.id, today=today, now=now)
+    done = [item.dossier_code for item in executed.items if item.status == "destroyed"]
+    assert sorted(done) == sorted(codes), executed
+    return dict.fromkeys(done, today)
