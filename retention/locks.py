@@ -133,6 +133,14 @@ def _set_retention(store: ObjectStore, target: ObjectVersion, retention: Retenti
         store.set_retention(target.key, retention, version_id=target.version_id)
 
 
+def _set_legal_hold(store: ObjectStore, target: ObjectVersion) -> None:
+    """Set a legal hold, batched like ``_set_retention``."""
+    if isinstance(store, MetadataBarrier):
+        store.set_legal_hold(target.key, True, version_id=target.version_id, durable=False)
+    else:
+        store.set_legal_hold(target.key, True, version_id=target.version_id)
+
+
 def lock_dossier(
     database: Database,
     repository: OcflRepository,
@@ -170,7 +178,7 @@ def lock_dossier(
         if wanted is not None:
             lock_object(store, target, wanted)
         if held:
-            store.set_legal_hold(target.key, True, version_id=target.version_id)
+            _set_legal_hold(store, target)
     if isinstance(store, MetadataBarrier):
         store.sync_metadata()  # every lock durable before the database says they are applied
     recorded = _record_locked(database, dossier_code, version, applied, wanted, len(targets), now)

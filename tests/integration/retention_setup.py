@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -28,6 +29,8 @@ from archive_service.packages.sip_builder import build_sip
 from archive_service.security.models import Role
 from archive_service.security.service import Principal
 from archive_service.storage.ocfl import OcflRepository
+from retention.changes import RetentionChanges
+from retention.holds import HoldService
 from tests.factories import CREATED, FONDS_CODE, sample_deposit
 from tests.integration.deposit_setup import WAIT_LIMIT_SECONDS, principal_for, stage, wait_final
 
@@ -145,3 +148,17 @@ def people(database: Database) -> dict[str, Principal]:
         "auditor": principal_for(database, Role.AUDITOR, None),
         "depositor": principal_for(database),
     }
+
+
+#: The day the workflow tests act on, and the council decision that approves their lists.
+TODAY = date(2026, 3, 1)
+DECISION: dict[str, Any] = {
+    "decision_number": "7/QĐ-UBND",
+    "decision_date": date(2026, 2, 20),
+    "signer": "Phạm Văn D",
+}
+
+
+def hold_service(settings: Settings, database: Database, repository: OcflRepository) -> HoldService:
+    """The hold service as the application builds it (its retention changes included)."""
+    return HoldService(database, repository, RetentionChanges(database, repository, settings))

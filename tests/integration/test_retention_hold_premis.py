@@ -10,7 +10,7 @@ Dossiers are archived through the real deposit pipeline, on SQLite and PostgreSQ
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import uuid4
@@ -45,7 +45,6 @@ from retention.changes import RetentionChanges
 from retention.daily import run_daily
 from retention.destroy import Storage
 from retention.disposal import DisposalService
-from retention.holds import HoldService
 from retention.models import DossierHold, RetentionChange
 from retention.recompute import recompute_dossier
 from retention.revision import write_revision
@@ -59,10 +58,13 @@ from tests.integration.deposit_setup import (
 )
 from tests.integration.retention_setup import (
     CURRENT_CODE,
+    DECISION,
     EXPIRED_CODE,
+    TODAY,
     DossierSpec,
     archive_dossiers,
     dossier_row,
+    hold_service,
     people,
     stored_versions,
 )
@@ -70,12 +72,6 @@ from tests.integration.retention_setup import (
 PREMIS = "metadata/preservation/PREMIS.xml"
 #: CURRENT_CODE's 10-year term ends 31/12/2034: midnight in Vietnam, 17:00 UTC.
 LOCK_2034 = datetime(2034, 12, 31, 17, 0, tzinfo=UTC)
-TODAY = date(2026, 3, 1)
-DECISION: dict[str, Any] = {
-    "decision_number": "7/QĐ-UBND",
-    "decision_date": date(2026, 2, 20),
-    "signer": "Phạm Văn D",
-}
 
 
 @pytest.fixture
@@ -86,10 +82,6 @@ def settings(tmp_path: Path, database: Database) -> Settings:
 @pytest.fixture
 def repository(settings: Settings) -> OcflRepository:
     return open_archive_repository(settings)
-
-
-def hold_service(settings: Settings, database: Database, repository: OcflRepository) -> HoldService:
-    return HoldService(database, repository, RetentionChanges(database, repository, settings))
 
 
 def object_id_of(database: Database, code: str) -> str:

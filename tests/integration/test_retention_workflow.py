@@ -20,34 +20,29 @@ from archive_service.integrity.checkpoints import archive_public_key
 from archive_service.storage.base import ObjectStore, StorageUnavailable
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.setup import open_archive_repository
-from retention.changes import RetentionChanges
 from retention.daily import run_daily
 from retention.destroy import Storage
 from retention.disposal import DisposalService
 from retention.errors import DossierBeingDestroyed
-from retention.holds import HoldService
 from retention.reports import permanent_csv, permanent_dossiers, retention_report
 from retention.review import due_dossiers, mark_due
 from tests.integration.deposit_setup import make_settings
 from tests.integration.retention_setup import (
     CURRENT_CODE,
+    DECISION,
     EXPIRED_CODE,
     PERMANENT_CODE,
+    TODAY,
     DossierSpec,
     archive_dossiers,
     dossier_row,
+    hold_service,
     people,
 )
 
 #: Two more dossiers whose 10-year terms ended (31/12/2021 and 31/12/2022).
 EXPIRED_2011 = "000.00.19.H56-110610-0004"
 EXPIRED_2012 = "000.00.19.H56-120610-0005"
-TODAY = date(2026, 3, 1)
-DECISION: dict[str, Any] = {
-    "decision_number": "7/QĐ-UBND",
-    "decision_date": date(2026, 2, 20),
-    "signer": "Phạm Văn D",
-}
 
 
 @pytest.fixture
@@ -85,7 +80,7 @@ def test_the_daily_task_marks_due_dossiers_and_a_longer_term_ends_the_review(
 ) -> None:
     specs = [DossierSpec(EXPIRED_CODE), DossierSpec(CURRENT_CODE), DossierSpec(EXPIRED_2011)]
     archive_dossiers(settings, database, repository, tmp_path / "a", specs)
-    holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
+    holds = hold_service(settings, database, repository)
     who = people(database)
     holds.place(who["archivist"], EXPIRED_2011, reason="Khiếu nại")
 
@@ -112,7 +107,7 @@ def test_execution_skips_what_changed_and_a_re_run_finishes_an_interrupted_one(
     who = people(database)
     interrupted = _InterruptedStore(repository.store, allowed=3)
     service = DisposalService(database, Storage(OcflRepository(interrupted)))  # type: ignore[arg-type]
-    holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
+    holds = hold_service(settings, database, repository)
     codes = [EXPIRED_CODE, EXPIRED_2011, EXPIRED_2012]
     proposal = service.propose(who["archivist"], codes, "Hết thời hạn", today=TODAY)
     service.approve(who["admin"], proposal.id, **DECISION)
@@ -170,7 +165,7 @@ def test_reports_count_terms_due_months_and_holds_and_list_permanent_dossiers(
     ]
     archive_dossiers(settings, database, repository, tmp_path / "a", specs)
     who = people(database)
-    holds = HoldService(database, repository, RetentionChanges(database, repository, settings))
+    holds = hold_service(settings, database, repository)
     holds.place(who["archivist"], CURRENT_CODE, reason="Tranh chấp")
     mark_due(database, TODAY)
 
