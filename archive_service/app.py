@@ -40,6 +40,7 @@ from archive_service.ingest.api import DEPOSIT_ERRORS
 from archive_service.ingest.api import router as deposits_router
 from archive_service.ingest.dispatch import make_dispatcher
 from archive_service.ingest.service import DepositService
+from archive_service.ingest.status_bell import StatusBell
 from archive_service.integrity.audit_api import router as audit_router
 from archive_service.integrity.checkpoint_schedule import start_checkpoint_background
 from archive_service.integrity.fixity_api import router as fixity_router
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     repository = open_archive_repository(settings)
     dispatcher = make_dispatcher(settings)
     deposits = DepositService(settings, database, repository, dispatcher)
+    status_bell = StatusBell()
+    dispatcher.on_task_end(status_bell.ring)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = repository.store
     app.state.dispatcher = dispatcher
     app.state.deposits = deposits
+    app.state.status_bell = status_bell
     app.state.dossiers = DossierService(database, repository)
     install_error_handlers(app)
     install_domain_errors(app, {**DEPOSIT_ERRORS, **DOSSIER_ERRORS})

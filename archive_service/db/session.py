@@ -6,14 +6,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from archive_service.db.sqlite_writers import (
+    connection_factory,
+    release_writer_lock,
+    take_writer_lock,
+)
+
+#: Seconds an SQLite writer waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT = 30.0
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys, a busy timeout and, for a database
+    file, the writer lock of ``sqlite_writers``."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        connect_args: dict[str, Any] = {
+            "timeout": SQLITE_BUSY_TIMEOUT,
+            "check_same_thread": False,
+        }
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            connect_args["factory"] = connection_factory(database, SQLITE_BUSY_TIMEOUT)
+        engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
@@ -38,8 +55,14 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # mid-transaction; read-only sessions use a plain deferred BEGIN and never wait for writers.
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
-    else:
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    take_writer_lock(dbapi_connection)
+    try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        release_writer_lock(dbapi_connection)
+        raise
 
 
 class Database:

@@ -17,7 +17,9 @@ Paths, by what identification found in the content:
 Every conversion is verified (``verify_rendition``); one that fails any check is deleted and
 reported ``failed`` with the reason, so nothing is ever called PDF/A that is not. The source is
 only read: a rendition is always a new file in ``work_dir`` (a signed PDF keeps its bytes and
-signature; its rendition says the signature does not carry over).
+signature; its rendition says the signature does not carry over). The text of a page the
+pikepdf step kept identical (same content, resources and attributes, by SHA-256) is proved
+equal without being extracted (``text_proof``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import functools
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +55,7 @@ from archive_service.formats.tools import detect_tools
 from archive_service.formats.verify_rendition import (
     RenditionCheck,
     SourceFacts,
+    TextProof,
     source_facts,
     verify_rendition,
 )
@@ -137,6 +140,7 @@ class RenditionResult:
     ``pdfa_report`` is the rendition's validation (created, or failed after conversion), or the
     source's own when the rendition is not needed. ``changes`` lists what the rendition
     changed or removed compared to the source; ``warnings`` what people must know about it.
+    ``text_proof`` says how ``text_equal`` was established (None when the text was not compared).
     """
 
     file_name: str
@@ -153,6 +157,12 @@ class RenditionResult:
     duration: float
     warnings: tuple[str, ...] = ()
     changes: tuple[str, ...] = ()
+    text_proof: TextProof | None = None
+
+    @property
+    def text_proved_identical(self) -> bool:
+        """Every page proved identical to its source page, so its text too (none extracted)."""
+        return self.text_proof is TextProof.IDENTICAL_PAGES
 
     @property
     def tool(self) -> str | None:
@@ -192,6 +202,7 @@ class _Outcome:
     input_pages: int | None = None
     output_pages: int | None = None
     text_equal: bool | None = None
+    text_proof: TextProof | None = None
     pdfa_report: PdfaReport | None = None
     dpi: int | None = None
     warnings: tuple[str, ...] = ()
@@ -215,6 +226,7 @@ class _Outcome:
             duration=time.perf_counter() - self.started,
             warnings=self.warnings,
             changes=self.changes,
+            text_proof=self.text_proof,
         )
 
 
@@ -351,6 +363,10 @@ def _convert(
 def _pdf_draft(source: Path, scratch: Path, tools: RenditionTools, outcome: _Outcome) -> _Draft:
     """The lossless draft; the source is opened once for its facts and the conversion.
 
+    The facts are read before the conversion changes anything: the page fingerprints that let
+    verification prove identical pages without extracting their text, which is extracted from
+    the source file later only for pages not proved so.
+
     A source whose pages show text in fonts that are not embedded goes straight to Ghostscript
     (or fails without a usable one): the lossless path keeps the page content as it is, so its
     draft could only fail the embedding rule. (Fonts of annotations are left to the draft's
@@ -386,7 +402,11 @@ def _ghostscript_draft(
     outcome: _Outcome,
     unembedded: list[str],
 ) -> _Draft:
-    """Re-render with a usable Ghostscript; without one, fail with the fonts named."""
+    """Re-render with a usable Ghostscript; without one, fail with the fonts named.
+
+    Re-rendered pages are new objects: their text is always extracted and compared, never
+    proved by page identity.
+    """
     if tools.ghostscript is None:
         raise _fonts_need_ghostscript(unembedded)
     outcome.path = ConversionPath.PDF_GHOSTSCRIPT
@@ -398,7 +418,7 @@ def _ghostscript_draft(
     ghostscript_to_pdf(source, rendered, tools.ghostscript.executable, tools.ghostscript_timeout)
     with open_strict(rendered) as pdf:
         step = make_pdfa_2b(pdf, output)
-    return _Draft(output, facts, outcome.path, outcome.agents, step)
+    return _Draft(output, replace(facts, fingerprints=()), outcome.path, outcome.agents, step)
 
 
 def _fonts_need_ghostscript(unembedded: list[str]) -> RenditionError:
@@ -440,6 +460,7 @@ def _verify(
     outcome.input_pages = check.input_pages
     outcome.output_pages = check.output_pages
     outcome.text_equal = check.text_equal
+    outcome.text_proof = check.text_proof
     outcome.pdfa_report = check.pdfa_report
     outcome.warnings = draft.warnings
     outcome.changes = draft.step.changes

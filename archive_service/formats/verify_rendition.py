@@ -4,7 +4,9 @@ A rendition passes only when all of these hold:
 
 - the page count equals the source's (pages of a PDF, frames of an image);
 - the text extracted from each page (pypdf), after Unicode NFC normalisation and whitespace
-  folding, equals the source page's — so Vietnamese diacritics must survive;
+  folding, equals the source page's — so Vietnamese diacritics must survive. A page whose
+  fingerprint (``page_identity``: content streams, resources, the page attributes extraction
+  reads) equals its source page's has that text by construction, so neither is extracted;
 - the document metadata people read (title, author, subject, keywords) is still there;
 - ``validate_pdfa(..., "2b")`` says valid PDF/A-2b;
 - no forbidden action, JavaScript, embedded file or signature value is left.
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 import pikepdf
@@ -25,6 +28,7 @@ import pypdf
 from pypdf.errors import PyPdfError
 
 from archive_service.formats.convert_pdf import RenditionError, forbidden_constructs, open_strict
+from archive_service.formats.page_identity import page_fingerprints
 from archive_service.formats.pdfa import PdfaReport, validate_pdfa
 from archive_service.formats.pdfa_rules import FILE_SYNTAX_NOT_CHECKED
 
@@ -40,23 +44,56 @@ _TEXT_SAMPLE = 60
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # font quirks it works around are not news
 
 
+class TextProof(StrEnum):
+    """How the text of the rendition was shown equal to the source's (or not)."""
+
+    IDENTICAL_PAGES = "identical-pages"  # every page identical in all that extraction reads
+    EXTRACTED = "extracted"  # the text of every page extracted from both files and compared
+    MIXED = "mixed"  # identical pages proved so, the others extracted and compared
+
+
 @dataclass(frozen=True)
 class SourceFacts:
-    """What a rendition must keep: pages, normalised text per page, metadata people read."""
+    """What a rendition must keep: pages, normalised text per page, metadata people read.
+
+    The text is given (``known_texts``) or extracted from ``text_source`` when first needed —
+    which verification skips for every page whose fingerprint proves it identical.
+    """
 
     pages: int
-    texts: tuple[str, ...]
+    known_texts: tuple[str, ...] | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    fingerprints: tuple[str | None, ...] = ()
+    text_source: Path | None = None
+    _extracted: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def of_images(cls, frames: int) -> SourceFacts:
         """An image has no text layer: each of its frames is a page without text."""
         return cls(frames, ("",) * frames)
 
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The normalised text of every page."""
+        if self.known_texts is not None:
+            return self.known_texts
+        return self.texts_of(range(self.pages))
+
+    def texts_of(self, numbers: Sequence[int]) -> tuple[str, ...]:
+        """The normalised text of the pages ``numbers`` (0-based), each extracted at most once."""
+        if self.known_texts is not None:
+            return tuple(self.known_texts[number] for number in numbers)
+        missing = [number for number in numbers if number not in self._extracted]
+        if missing:
+            if self.text_source is None:
+                raise ValueError("source facts without their text nor a file to extract it from")
+            self._extracted.update(zip(missing, page_texts(self.text_source, missing), strict=True))
+        return tuple(self._extracted[number] for number in numbers)
+
 
 @dataclass(frozen=True)
 class RenditionCheck:
-    """The outcome of verifying one rendition."""
+    """The outcome of verifying one rendition (``text_proof``: None when not compared)."""
 
     input_pages: int
     output_pages: int | None
@@ -65,6 +102,7 @@ class RenditionCheck:
     pdfa_report: PdfaReport | None
     forbidden: tuple[str, ...]
     problems: tuple[str, ...]
+    text_proof: TextProof | None = None
 
     @property
     def ok(self) -> bool:
@@ -80,22 +118,34 @@ def normalise_text(text: str) -> str:
 def read_source_facts(path: Path) -> SourceFacts:
     """Pages, text and metadata of a source PDF (refused when damaged or password-protected)."""
     with open_strict(path) as pdf:
-        return source_facts(pdf, path)
+        facts = source_facts(pdf, path)
+        return replace(facts, fingerprints=_unless_repaired(pdf, facts.fingerprints))
 
 
 def source_facts(pdf: pikepdf.Pdf, path: Path) -> SourceFacts:
-    """The facts of ``pdf``, opened by the caller from ``path`` (read before any change)."""
-    return SourceFacts(len(pdf.pages), page_texts(path), document_metadata(pdf))
+    """The facts of ``pdf``, opened by the caller from ``path`` (read before any change).
+
+    The page fingerprints are taken now; the text is extracted from ``path`` only if needed.
+    A damaged object qpdf meets while fingerprinting reads as null and leaves a warning on
+    ``pdf``: the caller must refuse the file then, as ``make_pdfa_2b`` does after saving.
+    """
+    return SourceFacts(
+        len(pdf.pages),
+        metadata=document_metadata(pdf),
+        fingerprints=page_fingerprints(pdf),
+        text_source=path,
+    )
 
 
-def page_texts(path: Path) -> tuple[str, ...]:
-    """The normalised text of each page, extracted with pypdf."""
+def page_texts(path: Path, numbers: Sequence[int] | None = None) -> tuple[str, ...]:
+    """The normalised text of each page (of the pages ``numbers``, 0-based), with pypdf."""
     try:
         reader = pypdf.PdfReader(path)
         if reader.is_encrypted:
             reader.decrypt("")
-        return tuple(normalise_text(page.extract_text() or "") for page in reader.pages)
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        pages = reader.pages if numbers is None else [reader.pages[n] for n in numbers]
+        return tuple(normalise_text(page.extract_text() or "") for page in pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, IndexError, OSError) as exc:
         raise RenditionError(f"không trích được chữ từ tệp PDF: {exc}") from exc
 
 
@@ -131,23 +181,32 @@ def _xmp_text(value: object) -> str:
 def verify_rendition(
     output: Path, source: SourceFacts, *, file_name: str, use_verapdf: bool = True
 ) -> RenditionCheck:
-    """Check the rendition at ``output`` against the facts of its source."""
+    """Check the rendition at ``output`` against the facts of its source.
+
+    The text of a page is extracted (from both files) only when its fingerprint does not prove
+    it identical to the source page. A source whose text cannot be extracted raises
+    ``RenditionError``, as ``source_facts`` did when it extracted the text at once.
+    """
     problems: list[str] = []
     try:
         with open_strict(output) as pdf:
             output_pages: int | None = len(pdf.pages)
             metadata = document_metadata(pdf)
             forbidden = tuple(forbidden_constructs(pdf))
-        texts = page_texts(output)
+            fingerprints = (
+                _unless_repaired(pdf, page_fingerprints(pdf)) if source.fingerprints else ()
+            )
+        unproved = _unproved_pages(source, output_pages, fingerprints)
+        texts = () if unproved == [] else page_texts(output, unproved)
     except RenditionError as error:
         return RenditionCheck(
             source.pages, None, False, False, None, (), (f"bản PDF/A: {error.reason}",)
         )
     if output_pages != source.pages:
         problems.append(f"số trang khác: bản gốc {source.pages}, bản PDF/A {output_pages}")
-    text_equal = texts == source.texts
-    if not text_equal:
-        problems.append(_text_problem(source.texts, texts))
+    text_proof, text_problem = _compare_texts(source, unproved, texts)
+    if text_problem:
+        problems.append(text_problem)
     lost = [
         label
         for key, label in _DOCINFO_KEYS.items()
@@ -163,19 +222,60 @@ def verify_rendition(
     return RenditionCheck(
         input_pages=source.pages,
         output_pages=output_pages,
-        text_equal=text_equal,
+        text_equal=text_problem is None,
         metadata_equal=not lost,
         pdfa_report=report,
         forbidden=forbidden,
         problems=tuple(problems),
+        text_proof=text_proof,
     )
 
 
-def _text_problem(expected: tuple[str, ...], found: tuple[str, ...]) -> str:
-    for number, (before, after) in enumerate(zip(expected, found, strict=False), start=1):
+def _unless_repaired(
+    pdf: pikepdf.Pdf, fingerprints: tuple[str | None, ...]
+) -> tuple[str | None, ...]:
+    """``fingerprints``, or none when qpdf warned while reading ``pdf`` (so had to repair it)."""
+    return () if pdf.get_warnings() else fingerprints
+
+
+def _unproved_pages(
+    source: SourceFacts, output_pages: int | None, fingerprints: tuple[str | None, ...]
+) -> list[int] | None:
+    """Pages whose fingerprints do not prove them identical (None: no page can be proved)."""
+    if output_pages != source.pages or not source.fingerprints:
+        return None
+    if len(fingerprints) != output_pages or len(source.fingerprints) != source.pages:
+        return None
+    pairs = enumerate(zip(source.fingerprints, fingerprints, strict=True))
+    return [number for number, (before, after) in pairs if before is None or before != after]
+
+
+def _compare_texts(
+    source: SourceFacts, unproved: list[int] | None, found: tuple[str, ...]
+) -> tuple[TextProof, str | None]:
+    """How equality was established, and the problem when the extracted texts differ.
+
+    ``found`` is the rendition's text of the ``unproved`` pages (of all pages when None).
+    """
+    if unproved == []:
+        return TextProof.IDENTICAL_PAGES, None
+    numbers: Sequence[int]
+    if unproved is None:
+        expected = source.texts
+        numbers = range(len(expected))
+    else:
+        expected, numbers = source.texts_of(unproved), unproved
+    partial = unproved is not None and len(unproved) < source.pages
+    proof = TextProof.MIXED if partial else TextProof.EXTRACTED
+    return proof, None if expected == found else _text_problem(numbers, expected, found)
+
+
+def _text_problem(numbers: Sequence[int], expected: tuple[str, ...], found: tuple[str, ...]) -> str:
+    """The first page (of ``numbers``, 0-based) whose text differs, or the page counts."""
+    for number, before, after in zip(numbers, expected, found, strict=False):
         if before != after:
             return (
-                f"chữ trích từ trang {number} khác bản gốc: "
+                f"chữ trích từ trang {number + 1} khác bản gốc: "
                 f"'{before[:_TEXT_SAMPLE]}' thành '{after[:_TEXT_SAMPLE]}'"
             )
     return f"chữ trích được khác bản gốc ({len(expected)} trang so với {len(found)} trang)"

@@ -41,6 +41,7 @@ from archive_service.ingest.multipart import (
 )
 from archive_service.ingest.service import DepositReceipt, DepositService, DepositView
 from archive_service.ingest.staging import UploadTooLarge, discard, stage_upload
+from archive_service.ingest.status_bell import StatusBell
 from archive_service.packages.plain import METADATA_PART
 from archive_service.packages.problems import PackageInvalid
 from archive_service.security.api import CurrentPrincipal, require_action
@@ -126,7 +127,14 @@ def deposit_service(request: Request) -> DepositService:
     return service
 
 
+def status_bell(request: Request) -> StatusBell:
+    """The application's bell for deposits whose task just ended."""
+    bell: StatusBell = request.app.state.status_bell
+    return bell
+
+
 Service = Annotated[DepositService, Depends(deposit_service)]
+Bell = Annotated[StatusBell, Depends(status_bell)]
 Depositor = Annotated[Principal, Depends(require_action(Action.DEPOSIT))]
 
 
@@ -181,6 +189,7 @@ async def create_deposit(
 async def get_deposit(
     principal: CurrentPrincipal,
     service: Service,
+    bell: Bell,
     deposit_id: str,
     wait: Annotated[
         float,
@@ -195,12 +204,13 @@ async def get_deposit(
     """Where the deposit is, with every problem found, its dossier code and times.
 
     With ``wait``, the answer comes as soon as the status changes or reaches its end, or when
-    the time is up — one request instead of many polls."""
+    the time is up — one request instead of many polls (looking again at once when a task of
+    the deposit ends in this process: ``status_bell``)."""
     view = await run_in_threadpool(service.get, principal, deposit_id)
     deadline = anyio.current_time() + wait
     pause = STATUS_CHECK_FIRST_SECONDS
     while not view.final and anyio.current_time() < deadline:
-        await anyio.sleep(min(pause, max(deadline - anyio.current_time(), 0)))
+        await bell.wait(deposit_id, min(pause, max(deadline - anyio.current_time(), 0)))
         pause = min(pause * 2, STATUS_CHECK_LONGEST_SECONDS)
         latest = await run_in_threadpool(service.get, principal, deposit_id)
         if latest.status != view.status:

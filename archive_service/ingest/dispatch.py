@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -58,6 +58,11 @@ class TaskDispatcher(Protocol):
         """Stop; tasks being run finish first, scheduled ones are dropped (they resume later)."""
         ...
 
+    def on_task_end(self, listener: Callable[[str], None]) -> None:
+        """Have ``listener(deposit_id)`` called (on any thread) whenever a task of a deposit
+        ends in this process."""
+        ...
+
 
 class InProcessDispatcher:
     """Tasks on a thread pool of this process; resumes unfinished deposits at ``start``.
@@ -77,6 +82,10 @@ class InProcessDispatcher:
         self._waiting: dict[str, tuple[float, threading.Timer]] = {}  # due (monotonic), timer
         self._early: list[tuple[str, float]] = []  # submitted before start
         self._closed = False
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_task_end(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
 
     def start(self, runner: DepositRunner) -> None:
         with self._changed:
@@ -174,6 +183,8 @@ class InProcessDispatcher:
                     self._again.discard(deposit_id)
                     delay = 0.0
                 self._changed.notify_all()
+            for listener in self._listeners:
+                listener(deposit_id)
         if delay is not None:
             self.submit(deposit_id, delay)
 
@@ -189,6 +200,9 @@ class CeleryDispatcher:
 
     def start(self, runner: DepositRunner) -> None:
         """Nothing to start here: the workers resume unfinished deposits when they start."""
+
+    def on_task_end(self, listener: Callable[[str], None]) -> None:
+        """Tasks end in the worker processes: nothing to tell (status requests poll)."""
 
     def submit(self, deposit_id: str, delay: float = 0.0) -> None:
         self._app.send_task(self._task, args=[deposit_id], countdown=delay if delay > 0 else None)

@@ -13,15 +13,17 @@
    trust only against configured anchors) and its **PDF/A validation** (the part it claims, else
    PDF/A-2b).
 
-The copies the tools read live in a scratch folder removed when the checks end.
+The copies the tools read are made once, in one folder, and kept after the checks
+(``FormatReport.copies``): the rendition step converts the same copies. The caller removes the
+folder with the deposit's work folder.
 """
 
 from __future__ import annotations
 
 import posixpath
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from archive_service.formats.signatures_pdf import (
     to_premis,
 )
 from archive_service.formats.virus import ScanResult, ScanStatus, scanner_from_settings
-from archive_service.ingest.package_files import extract
+from archive_service.ingest.package_files import extract, numbered_name
 from archive_service.packages.aip_writer import FileFacts
 from archive_service.packages.container import PackageSource
 from archive_service.packages.models import PackageFile, SipDocument, SipPackage
@@ -117,6 +119,7 @@ class FormatReport:
     virus_check: VirusCheck | None  # None: no scanner configured
     problems: tuple[Problem, ...]
     checked_at: datetime
+    copies: Mapping[str, Path] = field(default_factory=dict)  # package path → checked copy
 
     def file_facts(self) -> dict[str, FileFacts]:
         """By docId: what ``build_aip`` records of each checked document."""
@@ -124,14 +127,16 @@ class FormatReport:
 
 
 def check_formats(
-    sip: SipPackage, source: PackageSource, settings: Settings, scratch: Path
+    sip: SipPackage, source: PackageSource, settings: Settings, copies: Path
 ) -> FormatReport:
-    """Run the checks on the package ``source`` holds (``scratch`` is emptied and removed)."""
-    shutil.rmtree(scratch, ignore_errors=True)
+    """Run the checks on the package ``source`` holds; the files are copied into ``copies``
+    (emptied first, and left in place for the rendition step: see the module text)."""
+    shutil.rmtree(copies, ignore_errors=True)
     try:
-        return _Checks(sip, source, settings, scratch).run()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        return _Checks(sip, source, settings, copies).run()
+    except BaseException:
+        shutil.rmtree(copies, ignore_errors=True)
+        raise
 
 
 class _Checks:
@@ -143,8 +148,8 @@ class _Checks:
 
     def copy(self, package_file: PackageFile) -> Path:
         if package_file.path not in self.copies:
-            folder = self.scratch / str(len(self.copies))
-            self.copies[package_file.path] = extract(self.source, package_file, folder)
+            name = numbered_name(len(self.copies), package_file.path)
+            self.copies[package_file.path] = extract(self.source, package_file, self.scratch, name)
         return self.copies[package_file.path]
 
     def run(self) -> FormatReport:
@@ -154,12 +159,12 @@ class _Checks:
         virus_check = self.scan() if self.settings.virus_scanner != "none" else None
         infected = virus_check.problems() if virus_check else []
         if infected:  # nothing else reads the files of an infected package
-            return FormatReport((), virus_check, tuple(infected), utcnow())
+            return FormatReport((), virus_check, tuple(infected), utcnow(), self.copies)
         checked = tuple(self.check_document(document) for document in documents)
         problems = tuple(
             problem for c in checked for problem in c.identification.as_problems(c.path)
         )
-        return FormatReport(checked, virus_check, problems, utcnow())
+        return FormatReport(checked, virus_check, problems, utcnow(), self.copies)
 
     def scan(self) -> VirusCheck:
         files = [

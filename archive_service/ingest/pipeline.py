@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -66,7 +65,13 @@ from archive_service.ingest.models import WRITING_STATUSES, Deposit, DepositStat
 from archive_service.ingest.peek import NEW_VERSION_STATUSES
 from archive_service.ingest.readback import head_message, read_back_head
 from archive_service.ingest.renditions_step import package_formats
-from archive_service.ingest.staging import deposit_path, remove_deposit_files, work_path
+from archive_service.ingest.staging import (
+    COPIES_DIR,
+    deposit_path,
+    empty_work_folder,
+    remove_deposit_files,
+    work_path,
+)
 from archive_service.ingest.status import SYSTEM_ACTOR, change_status
 from archive_service.integrity.audit import record_audit
 from archive_service.packages.aip_reader import read_aip_object
@@ -251,8 +256,8 @@ class _Attempt:
                 )
             )
         if sip is not None and not errors(problems):
-            scratch = work_path(self.settings.staging_dir, self.deposit_id) / "check"
-            self.formats = check_formats(sip, source, self.settings, scratch)
+            copies = work_path(self.settings.staging_dir, self.deposit_id) / COPIES_DIR
+            self.formats = check_formats(sip, source, self.settings, copies)
             problems.extend(self.formats.problems)
         if sip is None or errors(problems):
             self.reject(problems)
@@ -325,10 +330,10 @@ class _Attempt:
     def package(
         self, sip: SipPackage, source: PackageSource, target: _Target, problems: list[Problem]
     ) -> AipTree:
-        """Build the AIP's files in the deposit's work folder (emptied first)."""
+        """Build the AIP's files in the deposit's work folder (emptied first, but for the
+        copies the check step of this attempt just made)."""
         work = work_path(self.settings.staging_dir, self.deposit_id)
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        empty_work_folder(work, keep=COPIES_DIR)
         assert self.formats is not None  # check() ran first
         formats = package_formats(
             self.formats,

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from archive_service.formats.rendition import (
 )
 from archive_service.ingest.format_checks import CheckedDocument, FormatReport
 from archive_service.ingest.format_events import event_id, format_events, tool_agent
-from archive_service.ingest.package_files import extract
+from archive_service.ingest.package_files import extract, numbered_name
 from archive_service.packages.aip_writer import (
     ArchiveIdentity,
     FileFacts,
@@ -108,7 +107,9 @@ def package_formats(
         archive=archive,
         trust_anchors=bool(settings.signature_trust_anchors),
     )
-    step = _Renditions(sip, source, work / RENDITIONS_DIR, deposit_id, object_id, archive)
+    step = _Renditions(
+        sip, source, report.copies, work / RENDITIONS_DIR, deposit_id, object_id, archive
+    )
     for index, document in enumerate(report.documents):
         if needs_rendition(document):
             step.render(index, document, tools or RenditionTools.detect())
@@ -138,13 +139,14 @@ class _Renditions:
         self,
         sip: SipPackage,
         source: PackageSource,
+        copies: Mapping[str, Path],
         folder: Path,
         deposit_id: str,
         object_id: str,
         archive: ArchiveIdentity,
     ) -> None:
         self.files = {document.doc_id: document.file for document in sip.documents}
-        self.source, self.folder = source, folder
+        self.source, self.copies, self.folder = source, copies, folder
         self.deposit_id, self.object_id = deposit_id, object_id
         self.archive = archive_agent(archive)
         self.renditions: list[Rendition] = []
@@ -153,14 +155,19 @@ class _Renditions:
         self.names: set[str] = set()
 
     def render(self, index: int, document: CheckedDocument, tools: RenditionTools) -> None:
-        folder = self.folder / str(index)
-        originals = folder / "original"
-        original = extract(self.source, self.files[document.doc_id], originals)
+        """Render the copy the checks read (a new copy if they made none) into the folder."""
+        original = self.copies.get(document.path)
+        made = original is None
+        if original is None:
+            package_file = self.files[document.doc_id]
+            name = numbered_name(index, document.path)
+            original = extract(self.source, package_file, self.folder / "originals", name)
         name = self.unique_name(document.file_name)
         try:
-            result = _rendition(original, document.identification, folder, tools, name)
+            result = _rendition(original, document.identification, self.folder, tools, name)
         finally:
-            shutil.rmtree(originals, ignore_errors=True)
+            if made:
+                original.unlink(missing_ok=True)
         if result.status is RenditionStatus.CREATED and result.output_path is not None:
             self.names.add(name)
             self.renditions.append(self.rendition(document, result, result.output_path))
@@ -263,7 +270,14 @@ def _created_detail(result: RenditionResult) -> str:
     """Pages, text, validity, resolution and what the conversion changed."""
     parts = [
         f"{result.input_pages} trang bản gốc, {result.output_pages} trang bản PDF/A",
-        "chữ trích được trùng khớp với bản gốc" if result.text_equal else "",
+        (
+            "chữ của mọi trang trùng khớp bản gốc (nội dung và tài nguyên trang giống hệt, "
+            "đã đối chiếu bằng SHA-256)"
+            if result.text_proved_identical
+            else "chữ trích được trùng khớp với bản gốc"
+            if result.text_equal
+            else ""
+        ),
         result.pdfa_report.summary_vi() if result.pdfa_report else "",
         f"độ phân giải ảnh {result.dpi} dpi" if result.dpi else "",
         _listed("thay đổi", result.changes),

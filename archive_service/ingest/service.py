@@ -392,7 +392,7 @@ class DepositService:
         """A deposit as the caller may see it; another agency's deposit is ``DepositNotFound``."""
         if not principal.may(Action.READ):
             raise DepositForbidden(f"Vai trò {principal.role.value} không được xem gói nộp lưu")
-        with self.database.session() as session:
+        with self.database.read_session() as session:
             deposit = session.get(Deposit, deposit_id)
         if deposit is None or not principal.can_read_agency(deposit.agency_id):
             raise DepositNotFound(deposit_id)

@@ -23,6 +23,8 @@ UPLOAD_PREFIX = "upload-"
 UPLOAD_SUFFIX = ".part"
 DEPOSIT_SUFFIX = ".zip"
 WORK_SUFFIX = ".work"
+#: The folder of a work folder that holds the copies of the package files the checks read.
+COPIES_DIR = "copies"
 
 
 class UploadTooLarge(Exception):
@@ -48,8 +50,21 @@ def deposit_path(staging_dir: Path, deposit_id: str) -> Path:
 
 
 def work_path(staging_dir: Path, deposit_id: str) -> Path:
-    """The folder in which the pipeline writes the AIP's XML files of a deposit."""
+    """The folder in which the pipeline keeps a deposit's working files: the copies its checks
+    read (``COPIES_DIR``), renditions, and the AIP's larger XML files."""
     return staging_dir / f"{deposit_id}{WORK_SUFFIX}"
+
+
+def empty_work_folder(work: Path, keep: str) -> None:
+    """Remove everything in ``work`` but its entry ``keep`` (``work`` is created if missing)."""
+    work.mkdir(parents=True, exist_ok=True)
+    for entry in work.iterdir():
+        if entry.name == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def new_upload_path(staging_dir: Path) -> Path:

@@ -1,13 +1,16 @@
 """Build the AIP_hoso of a validated SIP (PACKAGES §3): the tree the archive keeps.
 
-``build_aip`` writes every XML file of the AIP into a work folder, hashing it on the way, and
-returns an ``AipTree``: logical path (relative to the AIP root folder) → ``FileSource`` with its
+``build_aip`` writes every XML file of the AIP, hashing it on the way, and returns an
+``AipTree``: logical path (relative to the AIP root folder) → ``FileSource`` with its
 size and SHA-256 known. Documents are not copied: their sources are the SIP's own streams with
 the sizes and digests the SIP check verified. The tree is then stored as an OCFL version, or
 written out as a folder by ``write_aip_folder``.
 
 Files that can describe many documents (the METS files, PREMIS) are written element by element
-(``xmlstream.xml_document``), so memory does not grow with the size of the dossier. The same SIP,
+(``xmlstream.xml_document``). The files are kept in memory up to ``XML_MEMORY_BUDGET`` bytes
+for the whole AIP; a file that would go beyond it is written into the work folder instead, so
+memory does not grow with the size of the dossier, and a small AIP creates no file before it is
+stored (on some filesystems creating a file costs as much as writing 100 KB). The same SIP,
 AIP UUID, times and events always give byte-identical files: every METS id is a UUID-5 of the
 AIP UUID and a key naming what it stands for (``mets.IdSource``).
 
@@ -38,12 +41,14 @@ being written), ``aip_premis`` (PREMIS objects and events), ``aip_mets`` (the ME
 
 from __future__ import annotations
 
+import io
 import posixpath
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO, cast
 from uuid import UUID
 
 from archive_service.packages.aip_identity import (
@@ -111,6 +116,7 @@ from archive_service.packages.xmlstream import BinaryWriter
 from archive_service.streams import (
     FileSource,
     HashingWriter,
+    Opener,
     copy_with_sha256,
     measured_source,
     path_opener,
@@ -142,6 +148,8 @@ __all__ = [
 ]
 
 OCTET_STREAM = "application/octet-stream"
+#: Bytes of XML one AIP may keep in memory before its files go to the work folder.
+XML_MEMORY_BUDGET = 8 * 1024 * 1024
 REP2 = representation_path("rep2")
 
 #: The ``docCode`` rule of the AIP is the one of plain deposits (``ead.document_code``).
@@ -174,6 +182,47 @@ class FileFacts:
     format: FileFormat | None = None
     signature: SignatureNote | None = None
     mime_type: str | None = None
+
+
+class _SpillingBuffer:
+    """A write-only file kept in memory until it outgrows ``limit`` bytes, then moved to
+    ``path`` (parents created) and continued there; ``opener`` reads it back from either."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit = path, limit
+        self.memory: io.BytesIO | None = io.BytesIO()
+        self.disk: BinaryIO | None = None
+
+    def __enter__(self) -> _SpillingBuffer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.disk is not None:
+            self.disk.close()
+
+    def write(self, data: bytes) -> int:
+        """Append ``data``, to memory while it fits under the limit, else to the file."""
+        if self.memory is not None and self.memory.tell() + len(data) > self.limit:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.disk = self.path.open("wb")
+            self.disk.write(self.memory.getbuffer())
+            self.memory = None
+        if self.memory is not None:
+            return self.memory.write(data)
+        assert self.disk is not None
+        return self.disk.write(data)
+
+    @property
+    def kept_in_memory(self) -> int:
+        """Bytes held in memory (0 once moved to the file)."""
+        return self.memory.tell() if self.memory is not None else 0
+
+    def opener(self) -> Opener:
+        """Open what was written, for reading (as often as needed)."""
+        if self.memory is None:
+            return path_opener(self.path)
+        data = self.memory.getvalue()
+        return lambda: io.BytesIO(data)
 
 
 @dataclass(frozen=True)
@@ -231,6 +280,7 @@ class _AipBuilder:
         self.object_id = aip_object_id(archive.fonds_code, aip_uuid)
         self.root_name = aip_root_name(self.object_id)
         self.folder = work_dir / self.root_name
+        self.memory_left = XML_MEMORY_BUDGET
         self.items: dict[str, AipItem] = {}
         self.data_paths = {document.doc_id: document.file.path for document in sip.documents}
         self.arc_file_code = arc_file_code(archive.archive_code, sip.dossier.file_code)
@@ -257,13 +307,13 @@ class _AipBuilder:
         return item
 
     def write(self, path: str, produce: Callable[[BinaryWriter], None]) -> AipItem:
-        """Write an XML file of the AIP into the work folder, hashing it on the way."""
-        target = self.folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as handle:
-            writer = HashingWriter(handle)
+        """Write an XML file of the AIP, hashing it on the way: in memory while the AIP's
+        budget lasts, else into the work folder."""
+        with _SpillingBuffer(self.folder / path, self.memory_left) as handle:
+            writer = HashingWriter(cast(BinaryIO, handle))
             produce(writer)
-        source = FileSource(open=path_opener(target), size=writer.size, sha256=writer.sha256)
+        self.memory_left -= handle.kept_in_memory
+        source = FileSource(open=handle.opener(), size=writer.size, sha256=writer.sha256)
         return self.add(path, source, XML_MIME, self.created)
 
     def write_bytes(self, path: str, data: bytes) -> AipItem:

@@ -19,6 +19,8 @@ from lxml import etree
 
 from archive_service import SOFTWARE_NAME, __version__
 from archive_service.config import PackageLimits
+from archive_service.packages import aip_writer
+from archive_service.packages.aip_premis import PREMIS_PATH
 from archive_service.packages.aip_reader import AipUnreadable, read_aip_folder, read_aip_object
 from archive_service.packages.aip_writer import (
     AipTree,
@@ -51,6 +53,7 @@ from archive_service.packages.premis import (
 )
 from archive_service.packages.schemas import SchemaName, validate
 from archive_service.packages.sip_reader import read_sip
+from archive_service.packages.tthc import TTHC_PATH
 from archive_service.packages.xmlsafe import parse_xml_bytes
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import OcflRepository
@@ -301,6 +304,31 @@ def test_the_same_inputs_give_byte_identical_trees(factory_sip: OpenSip, tmp_pat
 
 
 # --- descriptive metadata ------------------------------------------------------------------------
+
+
+def test_xml_beyond_the_memory_budget_goes_to_the_work_folder_with_the_same_bytes(
+    factory_sip: OpenSip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_memory = build(factory_sip, tmp_path / "memory")
+    assert not (tmp_path / "memory").exists()  # a small AIP creates no file before storing
+    budget = 3000  # room for a few small files; METS and PREMIS outgrow it
+    monkeypatch.setattr(aip_writer, "XML_MEMORY_BUDGET", budget)
+    spilled = build(factory_sip, tmp_path / "disk")
+    on_disk = files_of(tmp_path / "disk" / spilled.root_name)
+    assert "METS.xml" in on_disk and PREMIS_PATH in on_disk
+    written = (
+        set(spilled.files) - {TTHC_PATH} - {d.file.path for d in factory_sip.package.documents}
+    )
+    kept = [path for path in written if path.endswith(".xml") and path not in on_disk]
+    assert kept  # the budget's worth stayed in memory
+    xml_in_memory = 0
+    for path, source in spilled.files.items():
+        with source.open() as stream:
+            data = stream.read()
+        assert hashlib.sha256(data).hexdigest() == source.sha256 == in_memory.files[path].sha256
+        if path in kept:
+            xml_in_memory += len(data)
+    assert xml_in_memory <= budget
 
 
 def test_sample_docs_get_a_doc_code_from_the_file_code_not_the_wrong_year(

@@ -8,6 +8,7 @@ does not want are left out of its ``RenditionTools`` rather than imitated.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 from pikepdf import Array, Dictionary, Name, String
 from PIL import Image, ImageSequence
 
+from archive_service.formats import verify_rendition as verification
 from archive_service.formats.convert_image import MINIMUM_DPI
 from archive_service.formats.convert_office import NOT_INSTALLED
 from archive_service.formats.convert_pdf import (
@@ -39,6 +41,7 @@ from archive_service.formats.rendition import (
 from archive_service.formats.tools import GHOSTSCRIPT_MINIMUM, parse_version
 from archive_service.formats.verify_rendition import (
     SourceFacts,
+    TextProof,
     normalise_text,
     page_texts,
     read_source_facts,
@@ -388,6 +391,58 @@ def test_text_comparison_ignores_unicode_form_and_spacing_only() -> None:
     decomposed = "Ho\u0302\u0300 so\u031b   thu\u0309 tu\u0323c\n"
     assert normalise_text(decomposed) == "Hồ sơ thủ tục"
     assert normalise_text("Hồ sơ") != normalise_text("Ho so")
+
+
+# --- Text proved by page identity --------------------------------------------------------------
+
+
+def _recorded_extractions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """Every pypdf extraction verification runs, as (file name, pages asked for)."""
+    calls: list[tuple[str, object]] = []
+    extract = verification.page_texts
+
+    def recorded(path: Path, numbers: list[int] | None = None) -> tuple[str, ...]:
+        calls.append((path.name, None if numbers is None else tuple(numbers)))
+        return extract(path, numbers)
+
+    monkeypatch.setattr(verification, "page_texts", recorded)
+    return calls
+
+
+def test_a_lossless_pdf_rendition_is_proved_by_identical_pages_without_extraction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extractions = _recorded_extractions(monkeypatch)
+    source = fx.vietnamese_pdf(tmp_path / "to-khai.pdf", pages=3)
+    result = make_rendition(source, identify(source), tmp_path / "out", tools=TOOLS)
+    assert result.status is CREATED, result.reason
+    assert result.text_equal is True and result.text_proof is TextProof.IDENTICAL_PAGES
+    assert result.text_proved_identical
+    assert extractions == []
+    assert result.output_path is not None  # the proof holds: the texts are in fact equal
+    assert page_texts(result.output_path) == page_texts(source) == (VIETNAMESE_PAGE,) * 3
+
+
+def test_a_rendition_with_changed_text_falls_back_to_extraction_and_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extractions = _recorded_extractions(monkeypatch)
+    source = fx.vietnamese_pdf(tmp_path / "to-khai.pdf", pages=3)
+    facts = read_source_facts(source)
+    output = tmp_path / "mat-dong.pdf"
+    with pikepdf.open(source) as pdf:  # the second page loses its last line
+        contents = pdf.pages[1].obj.Contents
+        contents.write(re.sub(rb"<[0-9A-F]+> Tj T\* ET$", b"ET", contents.read_bytes()))
+        make_pdfa_2b(pdf, output)
+    assert extractions == []
+
+    check = verify_rendition(output, facts, file_name="mat-dong.pdf")
+    assert not check.ok and not check.text_equal
+    assert check.text_proof is TextProof.MIXED
+    assert sorted(extractions) == [("mat-dong.pdf", (1,)), ("to-khai.pdf", (1,))]
+    assert any(
+        problem.startswith("chữ trích từ trang 2 khác bản gốc") for problem in check.problems
+    )
 
 
 # --- Spreadsheets and presentations (LibreOffice Calc and Impress) ------------------------------
