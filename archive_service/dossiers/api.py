@@ -54,8 +54,9 @@ DOSSIER_ERRORS: DomainErrors = {
 }
 
 
-def dossier_service(request: Request) -> DossierService:
-    """The application's dossier service."""
+async def dossier_service(request: Request) -> DossierService:
+    """The application's dossier service (``async``: FastAPI runs it on the event loop, not
+    on a worker thread)."""
     service: DossierService = request.app.state.dossiers
     return service
 

@@ -121,13 +121,13 @@ _DEPOSIT_BODY: dict[str, Any] = {
 }
 
 
-def deposit_service(request: Request) -> DepositService:
-    """The application's deposit service."""
+async def deposit_service(request: Request) -> DepositService:
+    """The application's deposit service (``async``: no worker thread for a lookup)."""
     service: DepositService = request.app.state.deposits
     return service
 
 
-def status_bell(request: Request) -> StatusBell:
+async def status_bell(request: Request) -> StatusBell:
     """The application's bell for deposits whose task just ended."""
     bell: StatusBell = request.app.state.status_bell
     return bell

@@ -178,7 +178,7 @@ class DepositService:
         if not principal.can_deposit_for(glance.receiving_agency_id):
             raise AgencyMismatch(glance.receiving_agency_id, principal.agency_id)
         if not glance.adds_version:
-            with self.database.session() as session:
+            with self.database.read_session() as session:
                 archived = session.scalar(
                     select(Dossier.id).where(Dossier.dossier_code == glance.dossier_code)
                 )
@@ -271,7 +271,7 @@ class DepositService:
     def _original_by_key(self, principal: Principal, key: str) -> Deposit | None:
         if principal.agency_id is None:
             return None
-        with self.database.session() as session:
+        with self.database.read_session() as session:
             return session.scalars(
                 select(Deposit).where(
                     Deposit.agency_id == principal.agency_id, Deposit.idempotency_key == key
@@ -280,7 +280,7 @@ class DepositService:
 
     def _original(self, agency_id: str, key: str | None, sha256: str) -> Deposit | None:
         """The agency's earlier deposit with this key, else with this SIP checksum."""
-        with self.database.session() as session:
+        with self.database.read_session() as session:
             if key is not None:
                 by_key = session.scalars(
                     select(Deposit).where(

@@ -73,7 +73,7 @@ def start_fixity_background(app: FastAPI) -> Callable[[], None]:
     return stop
 
 
-def _service(request: Request) -> FixityService:
+async def _service(request: Request) -> FixityService:
     return fixity_service_of(request.app)
 
 

@@ -12,7 +12,7 @@ The authenticated principal is also left on ``request.state.principal``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -52,7 +52,7 @@ def current_principal(
             )
         raise _invalid_key()
     database: Database = request.app.state.database
-    with database.session() as session:
+    with database.read_session() as session:  # never queues behind writers
         principal = authenticate(session, credentials.credentials)
     if principal is None:
         logger.warning("refused an unknown or revoked API key from %s", _client(request))
@@ -64,11 +64,11 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting ``roles`` (and always ``admin``); 403 ``FORBIDDEN`` otherwise."""
     allowed = frozenset(roles) | {Role.ADMIN}
 
-    def role_allowed(principal: CurrentPrincipal) -> Principal:
+    async def role_allowed(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             raise _forbidden(principal)
         return principal
@@ -76,10 +76,10 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     return role_allowed
 
 
-def require_action(action: Action) -> Callable[[Principal], Principal]:
+def require_action(action: Action) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting the roles that may do ``action``; 403 ``FORBIDDEN`` otherwise."""
 
-    def action_allowed(principal: CurrentPrincipal) -> Principal:
+    async def action_allowed(principal: CurrentPrincipal) -> Principal:
         if not principal.may(action):
             raise _forbidden(principal)
         return principal
