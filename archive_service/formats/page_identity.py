@@ -12,10 +12,12 @@ The canonical form:
 
 - dictionaries by sorted key, arrays in order, names, strings, numbers, booleans and null by a
   type tag and their value, every part length-prefixed (no two values share a serialisation);
-- a stream whose only filter is FlateDecode (or none) by its dictionary less ``/Length``,
+- an image XObject by its dictionary alone (less ``/Length``, ``/DL``, ``/Filter`` and
+  ``/DecodeParms``): pypdf's text extraction never reads image data;
+- any other stream whose only filter is FlateDecode (or none) by its dictionary less ``/Length``,
   ``/DL``, ``/Filter`` and ``/DecodeParms``, and the SHA-256 of its bytes decoded with zlib,
   the decoder pypdf uses: qpdf compressing a stream on save is no change. Any other stream
-  (images, other filters or parameters, data zlib refuses, more than ``_MAX_INFLATED`` bytes,
+  (other filters or parameters, data zlib refuses, more than ``_MAX_INFLATED`` bytes,
   which is below pypdf's own limit) counts by its raw bytes with its filters: still a sound
   proof, only not stable under recompression. The proof thus never rests on qpdf's decoders
   agreeing with pypdf's;
@@ -188,9 +190,15 @@ def _scalar(obj: object) -> bytes:
 
 
 def _stream_data(stream: pikepdf.Stream) -> tuple[bytes, frozenset[str]]:
-    """The digest of the stream's data, and the dictionary keys it makes irrelevant."""
+    """The digest of the stream's data, and the dictionary keys it makes irrelevant.
+
+    An image's data is left out: text extraction skips image XObjects (``Do`` of an
+    ``/Image``), so only its dictionary counts — re-encoding a scan on save is no change.
+    """
+    if stream.get("/Subtype") == "/Image":
+        return b"I", _DECODED_STREAM_KEYS
     raw = stream.read_raw_bytes()
-    decoded = None if stream.get("/Subtype") == "/Image" else _inflated(stream, raw)
+    decoded = _inflated(stream, raw)
     if decoded is None:
         return _tagged(b"W", hashlib.sha256(raw).digest()), _RAW_STREAM_KEYS
     return _tagged(b"d", hashlib.sha256(decoded).digest()), _DECODED_STREAM_KEYS

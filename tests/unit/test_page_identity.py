@@ -277,3 +277,25 @@ def test_the_fingerprint_is_a_sha256_per_page(tmp_path: Path) -> None:
     fingerprints = _fingerprints(fx.vietnamese_pdf(tmp_path / "ban-goc.pdf", pages=2))
     assert len(fingerprints) == 2
     assert all(re.fullmatch(r"[0-9a-f]{64}", value or "") for value in fingerprints)
+
+
+def test_a_re_encoded_scan_keeps_its_fingerprint_but_another_image_kind_does_not(
+    tmp_path: Path,
+) -> None:
+    source = fx.pdfa_scan(tmp_path / "ban-quet.pdf")
+    reencoded = _changed(source, tmp_path / "ma-hoa-lai.pdf", _inflate_the_images)
+    assert _fingerprints(reencoded) == _fingerprints(source)  # text extraction skips image data
+    relabelled = _changed(source, tmp_path / "doi-loai.pdf", _images_as_forms)
+    assert _fingerprints(relabelled) != _fingerprints(source)
+
+
+def _inflate_the_images(pdf: pikepdf.Pdf) -> None:
+    """Store every image's pixels uncompressed (new bytes, new filter, same picture)."""
+    for image in pdf.pages[0].images.values():
+        image.write(image.read_bytes())
+
+
+def _images_as_forms(pdf: pikepdf.Pdf) -> None:
+    """Make every image XObject claim to be a form (which text extraction would read)."""
+    for image in pdf.pages[0].images.values():
+        image.Subtype = Name.Form
