@@ -31,14 +31,16 @@ it wrote is left in storage: a committed version is never abandoned, it is alway
 
 **Decision — new versions.** A ``SUPPLEMENT`` or ``REPLACEMENT`` SIP carries the dossier as it
 now stands: the new version's state is the AIP built from it (files it no longer has are removed
-from the new version; earlier versions keep them, and unchanged bytes are not stored again).
+from the new version; earlier versions keep them, and unchanged bytes are not stored again). Its
+``PREMIS.xml`` carries on the history: every event and agent of the AIP as it stood (earlier
+deposits, holds and releases, retention changes), then the new deposit's events.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -84,6 +86,7 @@ from archive_service.packages.aip_writer import (
 from archive_service.packages.container import PackageSource, open_package
 from archive_service.packages.mets import VN_TZ
 from archive_service.packages.models import SipPackage
+from archive_service.packages.premis import PremisAgent, PremisEvent
 from archive_service.packages.problems import PackageInvalid, Problem, ProblemCode, errors
 from archive_service.packages.sip_reader import read_sip
 from archive_service.packages.tthc import TTHC_PATH
@@ -103,6 +106,12 @@ MAX_BACKOFF_SECONDS = 3600.0
 BUSY_DOSSIER_SECONDS = 1.0
 
 _OBJECT_ID = re.compile(r"^urn:(?P<fonds>[^:]+):uuid-(?P<uuid>[0-9A-Fa-f-]{36})$")
+
+
+def _carried_on(history: Sequence[PremisEvent], new: Sequence[PremisEvent]) -> list[PremisEvent]:
+    """The earlier events, then the new ones that are not among them (by identifier)."""
+    known = {event.identifier for event in history}
+    return [*history, *(event for event in new if event.identifier not in known)]
 
 
 def version_message(deposit_id: str) -> str:
@@ -134,6 +143,7 @@ class _Target:
     object_id: str
     aip_uuid: UUID
     archive: ArchiveIdentity
+    new_version: bool = False  # of an archived dossier's object (else a new object)
 
 
 class DepositPipeline:
@@ -325,7 +335,9 @@ class _Attempt:
         if match is None:
             raise PermanentFailure(f"Mã gói AIP {archived.aip_object_id} không đúng dạng")
         fonds, aip_uuid = match.group("fonds"), UUID(match.group("uuid"))
-        return _Target(archived.aip_object_id, aip_uuid, replace(archive, fonds_code=fonds))
+        return _Target(
+            archived.aip_object_id, aip_uuid, replace(archive, fonds_code=fonds), new_version=True
+        )
 
     def package(
         self, sip: SipPackage, source: PackageSource, target: _Target, problems: list[Problem]
@@ -353,21 +365,31 @@ class _Attempt:
             warnings=[p for p in problems if p not in errors(problems)],
             virus_check=formats.virus_check,
         )
+        history, known_agents = self.history(target)
+        new_events = [*ingest_events(sip, facts, target.archive), *formats.events]
         tree = build_aip(
             sip,
             source,
             aip_uuid=target.aip_uuid,
             created=datetime.now(VN_TZ),
             archive=target.archive,
-            events=[*ingest_events(sip, facts, target.archive), *formats.events],
+            events=_carried_on(history, new_events),
             renditions=formats.renditions,
-            agents=formats.agents,
+            agents=[*known_agents, *formats.agents],
             file_facts=formats.file_facts,
             work_dir=work,
         )
         if tree.object_id != target.object_id:
             raise PermanentFailure(f"Gói AIP {tree.object_id} khác đối tượng {target.object_id}")
         return tree
+
+    def history(self, target: _Target) -> tuple[tuple[PremisEvent, ...], tuple[PremisAgent, ...]]:
+        """The events and agents of the AIP as it stands, which a new version carries on (its
+        PREMIS is the dossier's whole history: earlier deposits, holds, retention changes)."""
+        if not target.new_version:
+            return (), ()
+        current = read_aip_object(self.repository, target.object_id, limits=self.settings.limits)
+        return current.events, current.agents
 
     def store(self, tree: AipTree, target: _Target) -> None:
         """Write the AIP as a new version of its OCFL object (committed by the root inventory)."""

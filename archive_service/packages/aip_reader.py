@@ -23,7 +23,7 @@ from archive_service.packages.ead import dossier_from_fields, read_simpledc
 from archive_service.packages.mets import METS_FILE
 from archive_service.packages.mets_reader import FileReference, MetsFile, read_mets
 from archive_service.packages.models import Dossier, TthcFacts
-from archive_service.packages.premis import PremisEvent, read_events
+from archive_service.packages.premis import PremisAgent, PremisEvent, read_agents, read_events
 from archive_service.packages.tthc import TTHC_MDTYPE, TthcError, read_tthc
 from archive_service.packages.xmlsafe import UnsafeXml, parse_xml
 from archive_service.storage.base import StorageError
@@ -64,6 +64,7 @@ class AipSummary:
     tthc: TthcFacts
     representations: tuple[Representation, ...]
     events: tuple[PremisEvent, ...]
+    agents: tuple[PremisAgent, ...] = ()
 
 
 def read_aip_folder(folder: Path, limits: PackageLimits | None = None) -> AipSummary:
@@ -113,6 +114,7 @@ def read_aip(open_file: AipOpener, limits: PackageLimits | None = None) -> AipSu
         tthc=facts,
         representations=tuple(representations),
         events=tuple(read_events(premis)),
+        agents=tuple(read_agents(premis)),
     )
 
 

@@ -367,6 +367,23 @@ def test_an_archived_dossier_code_is_refused_unless_supplement_which_adds_a_vers
     assert stored_versions == {"v1", "v2"}
     assert_stored_objects_match_storage(database, repository, dossier.aip_object_id)
     assert_valid_ocfl(service.settings, objects=1)
+    # v2's PREMIS carries the dossier's whole history: every event and agent of v1, then its own
+    v1 = read_aip_object(repository, dossier.aip_object_id, "v1")
+    v2 = read_aip_object(repository, dossier.aip_object_id)
+    v1_events = [event.identifier for event in v1.events]
+    v2_events = [event.identifier for event in v2.events]
+    assert v2_events[: len(v1_events)] == v1_events
+    with database.session() as session:
+        recorded_for_second = set(
+            session.scalars(
+                select(PremisEventRecord.event_id).where(
+                    PremisEventRecord.deposit_id == second.deposit_id
+                )
+            )
+        )
+    assert recorded_for_second and recorded_for_second <= set(v2_events[len(v1_events) :])
+    assert {agent.identifier for agent in v1.agents} <= {agent.identifier for agent in v2.agents}
+    assert len(set(v2_events)) == len(v2_events)
 
 
 def test_two_new_deposits_of_one_dossier_code_archive_it_once(
