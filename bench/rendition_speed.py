@@ -14,9 +14,11 @@ one after the other, the faster kept; ``--tiny`` runs once):
   count, text of every page, metadata, PDF/A-2b validation, forbidden actions).
 
 Overhead = ours ÷ bare − 1 (and the same for the conversion step). The target is under 10 %.
-**verify** = ours − conversion: what checking the rendition costs (for the PDF and image paths,
-mostly extracting the text of every page with pypdf and the PDF/A validation — work the bare tool
-does not do at all, so these paths cannot come near the target while every check is kept).
+**verify** = ours − conversion: what checking the rendition costs — for the PDF and image paths
+mostly the PDF/A-2b validation (pikepdf's rule set checks every object against its schemas),
+plus text extraction of the pages whose identity with the source is not proved (for the
+lossless PDF path, none). The bare tool does none of this work, so these paths cannot come near
+the target while every rendition is validated.
 """
 
 from __future__ import annotations
