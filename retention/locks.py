@@ -50,7 +50,7 @@ from archive_service.storage.base import (
 )
 from archive_service.storage.ocfl import OcflRepository
 from retention.clock import add_years, end_of_day, vietnam_today
-from retention.holds import active_hold_count
+from retention.holds import active_hold_count, sync_legal_holds
 from retention.targets import ObjectVersion, lock_targets
 from retention.terms import PERMANENT_CODE
 
@@ -181,8 +181,18 @@ def lock_dossier(
             _set_legal_hold(store, target)
     if isinstance(store, MetadataBarrier):
         store.sync_metadata()  # every lock durable before the database says they are applied
+    if held and not _still_held(database, dossier_code):
+        # Released after we looked: the release may have lifted the legal holds before we set
+        # them again, so bring storage to the holds as they are now.
+        sync_legal_holds(database, repository, dossier_code)
     recorded = _record_locked(database, dossier_code, version, applied, wanted, len(targets), now)
     return LockResult(dossier_code, version, len(targets), wanted, held, recorded)
+
+
+def _still_held(database: Database, dossier_code: str) -> bool:
+    with database.read_session() as session:
+        dossier = session.scalar(select(Dossier).where(Dossier.dossier_code == dossier_code))
+        return dossier is not None and has_active_hold(session, dossier.id)
 
 
 def _record_locked(

@@ -45,6 +45,7 @@ from retention.changes import RetentionChanges
 from retention.daily import run_daily
 from retention.destroy import Storage
 from retention.disposal import DisposalService
+from retention.locks import lock_dossier
 from retention.models import DossierHold, RetentionChange
 from retention.recompute import recompute_dossier
 from retention.revision import write_revision
@@ -581,3 +582,41 @@ def test_on_s3_the_hold_version_is_under_the_legal_hold_and_the_lock(
             assert info.retention is not None, key  # the term's lock stays
     finally:
         database.dispose()
+
+
+class _CallbackOnLegalHold:
+    """A real store that runs ``callback`` once, just before the first legal hold is set ON —
+    a release arriving while the lock step works."""
+
+    def __init__(self, inner: ObjectStore, callback: Callable[[], None]) -> None:
+        self._inner = inner
+        self.callback: Callable[[], None] | None = callback
+
+    def set_legal_hold(self, key: str, on: bool, **kwargs: Any) -> None:
+        if on and self.callback is not None:
+            callback, self.callback = self.callback, None
+            callback()
+        self._inner.set_legal_hold(key, on, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_hold_released_while_the_lock_step_runs_leaves_no_legal_hold_behind(
+    settings: Settings, database: Database, repository: OcflRepository, tmp_path: Path
+) -> None:
+    archive_dossiers(settings, database, repository, tmp_path / "sips", [DossierSpec(CURRENT_CODE)])
+    archivist = people(database)["archivist"]
+    holds = hold_service(settings, database, repository)
+    hold = holds.place(archivist, CURRENT_CODE, reason="Thanh tra", reference="QĐ 5/TTr")
+
+    def release() -> None:
+        holds.release(archivist, CURRENT_CODE, hold.id, reason="Thanh tra xong")
+
+    racing = OcflRepository(_CallbackOnLegalHold(repository.store, release))
+    result = lock_dossier(database, racing, settings, CURRENT_CODE, renew=True)
+
+    assert result is not None and result.legal_hold  # it read the hold before the release
+    assert not hold_row(database, hold.id).active
+    for key, version in stored_versions(database, CURRENT_CODE):
+        assert not repository.store.stat(key, version_id=version).legal_hold, key
