@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -35,7 +35,6 @@ from archive_service.packages.xmlsafe import parse_xml_bytes
 from archive_service.storage.base import (
     ObjectLocked,
     ObjectStore,
-    PutResult,
     Retention,
     RetentionMode,
 )
@@ -311,23 +310,32 @@ def test_a_crash_between_storage_and_the_catalogue_is_finished_once_by_the_daily
     assert actions(database, CURRENT_CODE).count("retention.hold_written") == 1
 
 
-class _CallbackOnVersion:
-    """A real store that runs ``callback`` once, when the first key of ``marker`` is written —
-    another request arriving while a deposit stores its version."""
+class _CallbackOnce:
+    """A real store that runs ``callback`` once, just before the first call of ``method`` whose
+    arguments ``applies`` accepts — another request arriving while this one writes."""
 
-    def __init__(self, inner: ObjectStore, marker: str, callback: Callable[[], None]) -> None:
-        self._inner = inner
-        self.marker = marker
+    def __init__(
+        self,
+        inner: ObjectStore,
+        method: str,
+        applies: Callable[..., bool],
+        callback: Callable[[], None],
+    ) -> None:
+        self._inner, self._method, self._applies = inner, method, applies
         self.callback: Callable[[], None] | None = callback
 
-    def put(self, key: str, stream: BinaryIO, **kwargs: Any) -> PutResult:
-        if self.callback is not None and self.marker in key:
-            callback, self.callback = self.callback, None
-            callback()
-        return self._inner.put(key, stream, **kwargs)
-
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        attribute = getattr(self._inner, name)
+        if name != self._method:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.callback is not None and self._applies(*args, **kwargs):
+                callback, self.callback = self.callback, None
+                callback()
+            return attribute(*args, **kwargs)
+
+        return call
 
 
 def test_a_hold_on_a_dossier_being_deposited_takes_effect_and_the_daily_task_writes_it(
@@ -346,7 +354,7 @@ def test_a_hold_on_a_dossier_being_deposited_takes_effect_and_the_daily_task_wri
         assert hold_changes(database, CURRENT_CODE) == []  # no change while a deposit writes
         placed.append(view.id)
 
-    store = _CallbackOnVersion(repository.store, "/v2/", place_hold)
+    store = _CallbackOnce(repository.store, "put", lambda key, *_, **__: "/v2/" in key, place_hold)
     depositing = OcflRepository(store)
     service = DepositService(settings, database, depositing, InProcessDispatcher(1))
     depositor = principal_for(database)
@@ -584,24 +592,6 @@ def test_on_s3_the_hold_version_is_under_the_legal_hold_and_the_lock(
         database.dispose()
 
 
-class _CallbackOnLegalHold:
-    """A real store that runs ``callback`` once, just before the first legal hold is set ON —
-    a release arriving while the lock step works."""
-
-    def __init__(self, inner: ObjectStore, callback: Callable[[], None]) -> None:
-        self._inner = inner
-        self.callback: Callable[[], None] | None = callback
-
-    def set_legal_hold(self, key: str, on: bool, **kwargs: Any) -> None:
-        if on and self.callback is not None:
-            callback, self.callback = self.callback, None
-            callback()
-        self._inner.set_legal_hold(key, on, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 def test_a_hold_released_while_the_lock_step_runs_leaves_no_legal_hold_behind(
     settings: Settings, database: Database, repository: OcflRepository, tmp_path: Path
 ) -> None:
@@ -613,7 +603,9 @@ def test_a_hold_released_while_the_lock_step_runs_leaves_no_legal_hold_behind(
     def release() -> None:
         holds.release(archivist, CURRENT_CODE, hold.id, reason="Thanh tra xong")
 
-    racing = OcflRepository(_CallbackOnLegalHold(repository.store, release))
+    racing = OcflRepository(
+        _CallbackOnce(repository.store, "set_legal_hold", lambda _key, on, **_: on, release)
+    )
     result = lock_dossier(database, racing, settings, CURRENT_CODE, renew=True)
 
     assert result is not None and result.legal_hold  # it read the hold before the release
