@@ -291,11 +291,17 @@ def test_a_re_encoded_scan_keeps_its_fingerprint_but_another_image_kind_does_not
 
 def _inflate_the_images(pdf: pikepdf.Pdf) -> None:
     """Store every image's pixels uncompressed (new bytes, new filter, same picture)."""
-    for image in pdf.pages[0].images.values():
+    for image in _images(pdf):
         image.write(image.read_bytes())
 
 
 def _images_as_forms(pdf: pikepdf.Pdf) -> None:
     """Make every image XObject claim to be a form (which text extraction would read)."""
-    for image in pdf.pages[0].images.values():
+    for image in _images(pdf):
         image.Subtype = Name.Form
+
+
+def _images(pdf: pikepdf.Pdf) -> list[pikepdf.Object]:
+    """The image XObjects of the first page's resources."""
+    xobjects = pdf.pages[0].obj.Resources.XObject
+    return [image for _, image in xobjects.items() if image.Subtype == Name.Image]
