@@ -209,11 +209,13 @@ def sign_pdf(
     pades: bool = True,
     box: tuple[int, int, int, int] | None = None,
     certify: bool = False,
+    timestamped: bool = False,
 ) -> Path:
     """Sign ``source`` into ``target`` (PAdES, or the older adbe.pkcs7.detached).
 
     ``box``: a visible signature there on the first page (pyHanko's own stamp); ``certify``: a
-    certification signature (DocMDP, recorded in the catalog's ``/Perms``).
+    certification signature (DocMDP, recorded in the catalog's ``/Perms``); ``timestamped``: the
+    signature carries a time-stamp token of the test TSA (PAdES-T).
     """
     signer = signers.SimpleSigner(
         signing_cert=pki.signer.asn1_certificate(),
@@ -236,7 +238,14 @@ def sign_pdf(
     output = io.BytesIO()
     with open(source, "rb") as stream:
         writer = IncrementalPdfFileWriter(stream, strict=False)
-        signers.sign_pdf(writer, metadata, signer=signer, output=output, new_field_spec=spec)
+        signers.sign_pdf(
+            writer,
+            metadata,
+            signer=signer,
+            timestamper=_timestamper(pki) if timestamped else None,
+            output=output,
+            new_field_spec=spec,
+        )
     target.write_bytes(output.getvalue())
     return target
 

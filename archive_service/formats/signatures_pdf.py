@@ -44,6 +44,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import ModificationInfo, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from archive_service.formats.signature_timestamps import SignatureTimestamp, signature_timestamp
 from archive_service.packages.premis import SignatureNote
 
 REVOCATION_NOT_CHECKED = "not checked"
@@ -138,6 +139,7 @@ class SignatureInfo:
     revocation: str = REVOCATION_NOT_CHECKED
     contents_sha256: str | None = None
     error: str | None = None
+    timestamp: SignatureTimestamp | None = None  # the signature's own time-stamp token
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,9 @@ def _inspect_readable(
         trust=checked.trust,
         trust_reason=checked.trust_reason,
         contents_sha256=hashlib.sha256(embedded.pkcs7_content).hexdigest(),
+        timestamp=signature_timestamp(embedded.signer_info)
+        if kind is SignatureKind.SIGNATURE
+        else None,
     )
 
 
@@ -483,6 +488,13 @@ def to_premis(signature: SignatureInfo) -> PremisSignatureValues:
         + (f" — {signature.trust_reason}" if signature.trust_reason else ""),
         f"revocation: {signature.revocation}",
     ]
+    if signature.timestamp is not None:
+        stamp = signature.timestamp
+        properties.append(
+            f"signatureTimestamp: {stamp.time.isoformat()} (RFC 3161 token of "
+            f"{stamp.authority or 'unknown TSA'}; verifies: {'yes' if stamp.verifies else 'no'}; "
+            "TSA not trust-validated)"
+        )
     if signature.modifications:
         properties.append(f"modificationsAfterSigning: {signature.modifications}")
     properties.extend(
@@ -516,9 +528,16 @@ def _summary_line(signature: SignatureInfo) -> str:
     if signature.error:
         return signature.error
     time = signature.signing_time.isoformat() if signature.signing_time else "không rõ"
+    stamp = signature.timestamp
+    stamped = (
+        f", dấu thời gian của TSA {stamp.time.isoformat()} "
+        f"({'xác minh đạt' if stamp.verifies else 'xác minh không đạt'})"
+        if stamp is not None
+        else ""
+    )
     return (
         f"{signature.kind} '{signature.field_name}' của {signature.signer_common_name}, "
-        f"thời điểm ký (tự khai) {time}, toàn vẹn: {signature.integrity}, "
+        f"thời điểm ký (tự khai) {time}{stamped}, toàn vẹn: {signature.integrity}, "
         f"xác minh mật mã: {'đạt' if signature.verifies else 'không đạt'}, "
         f"tin cậy: {signature.trust}, thu hồi: {signature.revocation}"
     )

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from asn1crypto import cms
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from archive_service.formats.convert_pdf import SIGNATURE_NOT_CARRIED
 from archive_service.formats.identify import identify
@@ -25,6 +27,7 @@ from archive_service.formats.rendition import (
     RenditionTools,
     make_rendition,
 )
+from archive_service.formats.signature_timestamps import signature_timestamp
 from archive_service.formats.signatures_pdf import (
     Integrity,
     SignatureInfo,
@@ -224,6 +227,48 @@ def test_document_timestamp_is_inspected_with_the_tsa_time(
     assert timestamp.integrity is Integrity.INTACT and timestamp.verifies
     assert timestamp.trust is Trust.NOT_VALIDATED
     assert anchored.trust is Trust.TRUSTED
+
+
+def test_a_signature_time_stamp_token_is_checked_and_recorded(
+    workdir: Path, pki: sf.TestPki
+) -> None:
+    source = fx.vietnamese_pdf(workdir / "truoc-khi-ky-t.pdf")
+    stamped = sf.sign_pdf(source, workdir / "ky-co-dau-tg.pdf", pki, timestamped=True)
+    plain = sf.sign_pdf(source, workdir / "ky-khong-dau-tg.pdf", pki)
+
+    signature = only(inspect_signatures(stamped))
+    assert signature.verifies and signature.timestamp is not None
+    assert signature.timestamp.verifies
+    assert sf.TSA_NAME in (signature.timestamp.authority or "")
+    assert abs((signature.timestamp.time - datetime.now(UTC)).total_seconds()) < 3600
+    assert signature.signing_time_source == "PDF /M"  # the claimed time stays the claim
+    stamp_line = next(
+        p for p in to_premis(signature).signature_properties if p.startswith("signatureTimestamp")
+    )
+    assert "verifies: yes" in stamp_line and "not trust-validated" in stamp_line
+    note = signature_note([signature])
+    assert note is not None and "dấu thời gian của TSA" in note.note
+    unstamped = only(inspect_signatures(plain))
+    assert unstamped.timestamp is None
+    assert not any(
+        p.startswith("signatureTimestamp") for p in to_premis(unstamped).signature_properties
+    )
+
+
+def test_a_time_stamp_token_over_other_bytes_does_not_verify(
+    workdir: Path, pki: sf.TestPki
+) -> None:
+    source = fx.vietnamese_pdf(workdir / "truoc-khi-ky-t2.pdf")
+    stamped = sf.sign_pdf(source, workdir / "ky-co-dau-tg-2.pdf", pki, timestamped=True)
+    with stamped.open("rb") as stream:
+        (embedded,) = PdfFileReader(stream).embedded_signatures
+        signer_info = cms.SignerInfo.load(embedded.signer_info.dump())
+    assert (checked := signature_timestamp(signer_info)) is not None and checked.verifies
+    value = bytearray(signer_info["signature"].native)
+    value[0] ^= 0xFF  # the token now stamps a signature value that is not this one
+    signer_info["signature"] = bytes(value)
+    forged = signature_timestamp(signer_info)
+    assert forged is not None and not forged.verifies
 
 
 def test_byte_for_byte_copy_still_verifies_and_inspection_never_writes(
