@@ -8,8 +8,9 @@ existed at the token's time. That time is the TSA's, not the signer's own claim 
 
 The token is checked cryptographically, without trust anchors: its own signature must verify
 with the TSA certificate it carries, and its message imprint must be the digest of the
-signature value it stamps. Whether the TSA is to be trusted is not decided here (as for the
-signature itself without anchors: "not trust-validated").
+signature value it stamps. Whether the TSA is to be trusted is decided only against configured
+trust anchors, by pyHanko's validation of the signature (``signatures_pdf``); without anchors
+the token is "not trust-validated", as the signature is.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class SignatureTimestamp:
     time: datetime
     authority: str | None  # the TSA certificate's subject, when the token carries it
     verifies: bool
+    trusted: bool | None = None  # the TSA's chain to a configured anchor; None: not validated
 
 
 def signature_timestamp(signer_info: cms.SignerInfo) -> SignatureTimestamp | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from importlib import metadata
@@ -298,10 +298,18 @@ def _inspect_readable(
         trust=checked.trust,
         trust_reason=checked.trust_reason,
         contents_sha256=hashlib.sha256(embedded.pkcs7_content).hexdigest(),
-        timestamp=signature_timestamp(embedded.signer_info)
-        if kind is SignatureKind.SIGNATURE
-        else None,
+        timestamp=_timestamp(embedded, kind, checked),
     )
+
+
+def _timestamp(
+    embedded: EmbeddedPdfSignature, kind: SignatureKind, checked: _Checked
+) -> SignatureTimestamp | None:
+    """The signature's own time-stamp token, checked, with its trust when anchors were given."""
+    stamp = signature_timestamp(embedded.signer_info) if kind is SignatureKind.SIGNATURE else None
+    if stamp is None or checked.timestamp_trusted is None:
+        return stamp
+    return replace(stamp, trusted=checked.timestamp_trusted)
 
 
 def _integrity(digest_ok: bool, coverage: SignatureCoverageLevel | None) -> Integrity:
@@ -323,6 +331,7 @@ class _Checked:
     trust: Trust
     trust_reason: str | None
     validation_path: Any = None
+    timestamp_trusted: bool | None = None  # the signature's time-stamp token, against anchors
 
 
 def _verify(embedded: EmbeddedPdfSignature, kind: SignatureKind) -> _Checked:
@@ -377,7 +386,14 @@ def _validate_trust(
         trust=Trust.TRUSTED if status.trusted else Trust.UNTRUSTED,
         trust_reason=None if status.trusted else _trust_reason(status),
         validation_path=status.validation_path,
+        timestamp_trusted=_timestamp_trusted(status),
     )
+
+
+def _timestamp_trusted(status: Any) -> bool | None:
+    """Whether pyHanko found the signature's time-stamp token trusted (None: it has none)."""
+    validity = getattr(status, "timestamp_validity", None)
+    return None if validity is None else bool(validity.trusted)
 
 
 def _trust_reason(status: Any) -> str:
@@ -493,7 +509,7 @@ def to_premis(signature: SignatureInfo) -> PremisSignatureValues:
         properties.append(
             f"signatureTimestamp: {stamp.time.isoformat()} (RFC 3161 token of "
             f"{stamp.authority or 'unknown TSA'}; verifies: {'yes' if stamp.verifies else 'no'}; "
-            "TSA not trust-validated)"
+            f"{_tsa_trust(stamp)})"
         )
     if signature.modifications:
         properties.append(f"modificationsAfterSigning: {signature.modifications}")
@@ -510,6 +526,12 @@ def to_premis(signature: SignatureInfo) -> PremisSignatureValues:
         signature_validation_rules=rules,
         signature_properties=tuple(properties),
     )
+
+
+def _tsa_trust(stamp: SignatureTimestamp) -> str:
+    if stamp.trusted is None:
+        return "TSA not trust-validated"
+    return "TSA trusted" if stamp.trusted else "TSA not trusted"
 
 
 def signature_note(signatures: Sequence[SignatureInfo]) -> SignatureNote | None:

@@ -248,6 +248,15 @@ def test_a_signature_time_stamp_token_is_checked_and_recorded(
     assert "verifies: yes" in stamp_line and "not trust-validated" in stamp_line
     note = signature_note([signature])
     assert note is not None and "dấu thời gian của TSA" in note.note
+    assert signature.timestamp.trusted is None  # no anchors: the TSA is not judged
+    anchored = only(inspect_signatures(stamped, trust_anchors=[pki.ca_file]))
+    assert anchored.timestamp is not None and anchored.timestamp.trusted is True
+    assert any(
+        p.startswith("signatureTimestamp") and "TSA trusted" in p
+        for p in to_premis(anchored).signature_properties
+    )
+    stranger = only(inspect_signatures(stamped, trust_anchors=[pki.other_ca_file]))
+    assert stranger.timestamp is not None and stranger.timestamp.trusted is False
     unstamped = only(inspect_signatures(plain))
     assert unstamped.timestamp is None
     assert not any(
