@@ -16,11 +16,17 @@ the token is "not trust-validated", as the signature is.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
+from pyhanko.sign.general import (
+    extract_certificate_info,
+    extract_signer_info,
+    find_cms_attribute_iter,
+)
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
 TOKEN_ATTRIBUTE = "signature_time_stamp_token"
@@ -38,19 +44,24 @@ class SignatureTimestamp:
 
 def signature_timestamp(signer_info: cms.SignerInfo) -> SignatureTimestamp | None:
     """The first signature time-stamp token of ``signer_info``, checked; None without one."""
-    token = _token(signer_info)
+    token = next(find_cms_attribute_iter(signer_info["unsigned_attrs"], TOKEN_ATTRIBUTE), None)
     if token is None:
         return None
     signed_data = token["content"]
     tst_info = signed_data["encap_content_info"]["content"]
-    tsa_signer = signed_data["signer_infos"][0]
-    certificate = _certificate(signed_data, tsa_signer["sid"])
-    verifies = certificate is not None and _imprint_matches(tst_info.parsed, signer_info)
+    try:
+        tsa_signer = extract_signer_info(signed_data)
+        certificate: asn1_x509.Certificate | None = extract_certificate_info(
+            signed_data
+        ).signer_cert
+    except ValueError:  # not one signer, or its certificate is not in the token
+        certificate = None
+    stamped = signer_info["signature"].native
+    verifies = certificate is not None and imprint_matches(
+        tst_info.parsed, lambda algorithm: hashlib.new(algorithm, stamped).digest()
+    )
     if verifies and certificate is not None:
-        algorithm = tsa_signer["digest_algorithm"]["algorithm"].native
-        digest = hashlib.new(algorithm, bytes(tst_info)).digest()
-        intact, valid = validate_sig_integrity(tsa_signer, certificate, "tst_info", digest)
-        verifies = intact and valid
+        verifies = all(token_integrity(tsa_signer, certificate, tst_info))
     return SignatureTimestamp(
         time=tst_info.parsed["gen_time"].native,
         authority=certificate.subject.human_friendly if certificate is not None else None,
@@ -58,43 +69,24 @@ def signature_timestamp(signer_info: cms.SignerInfo) -> SignatureTimestamp | Non
     )
 
 
-def _token(signer_info: cms.SignerInfo) -> cms.ContentInfo | None:
-    unsigned = signer_info["unsigned_attrs"]
-    if unsigned.native is None:
-        return None
-    for attribute in unsigned:
-        if attribute["type"].native == TOKEN_ATTRIBUTE and len(attribute["values"]):
-            token: cms.ContentInfo = attribute["values"][0]
-            return token
-    return None
+def token_integrity(
+    tsa_signer: cms.SignerInfo,
+    certificate: asn1_x509.Certificate,
+    tst_info: cms.ParsableOctetString,
+) -> tuple[bool, bool]:
+    """Whether the TSA's signature over the token's ``TSTInfo`` is intact and valid."""
+    algorithm = tsa_signer["digest_algorithm"]["algorithm"].native
+    digest = hashlib.new(algorithm, bytes(tst_info)).digest()
+    intact, valid = validate_sig_integrity(tsa_signer, certificate, "tst_info", digest)
+    return intact, valid
 
 
-def _imprint_matches(tst_info: cms.TSTInfo, signer_info: cms.SignerInfo) -> bool:
-    """The token's message imprint is the digest of the stamped signature value."""
+def imprint_matches(tst_info: cms.TSTInfo, digest_of: Callable[[str], bytes]) -> bool:
+    """The token's message imprint is ``digest_of(its hash algorithm)`` of what it stamps (a
+    signature value, or a document's signed byte range)."""
     imprint = tst_info["message_imprint"]
-    algorithm = imprint["hash_algorithm"]["algorithm"].native
     try:
-        expected = hashlib.new(algorithm, signer_info["signature"].native).digest()
-    except ValueError:  # a digest algorithm hashlib does not know
+        expected = digest_of(imprint["hash_algorithm"]["algorithm"].native)
+    except ValueError:  # a digest algorithm we cannot compute
         return False
     return bool(expected == imprint["hashed_message"].native)
-
-
-def _certificate(
-    signed_data: cms.SignedData, sid: cms.SignerIdentifier
-) -> asn1_x509.Certificate | None:
-    """The certificate of the token's signer, among those the token carries."""
-    for choice in signed_data["certificates"] or []:
-        certificate = choice.chosen
-        if not isinstance(certificate, asn1_x509.Certificate):
-            continue
-        if sid.name == "issuer_and_serial_number":
-            wanted = sid.chosen
-            if (
-                certificate.issuer == wanted["issuer"]
-                and certificate.serial_number == wanted["serial_number"].native
-            ):
-                return certificate
-        elif certificate.key_identifier == sid.chosen.native:
-            return certificate
-    return None

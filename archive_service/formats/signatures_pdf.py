@@ -44,7 +44,12 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import ModificationInfo, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from archive_service.formats.signature_timestamps import SignatureTimestamp, signature_timestamp
+from archive_service.formats.signature_timestamps import (
+    SignatureTimestamp,
+    imprint_matches,
+    signature_timestamp,
+    token_integrity,
+)
 from archive_service.packages.premis import SignatureNote
 
 REVOCATION_NOT_CHECKED = "not checked"
@@ -345,13 +350,8 @@ def _verify(embedded: EmbeddedPdfSignature, kind: SignatureKind) -> _Checked:
         )
     else:  # a timestamp token signs its TSTInfo, whose imprint is the byte range digest
         token = embedded.signed_data["encap_content_info"]["content"]
-        token_digest = hashlib.new(embedded.md_algorithm, bytes(token)).digest()
-        token_ok, signature_ok = validate_sig_integrity(
-            signer_info, certificate, "tst_info", token_digest
-        )
-        imprint = token.parsed["message_imprint"]
-        expected = embedded.compute_digest(imprint["hash_algorithm"]["algorithm"].native)
-        digest_ok = token_ok and expected == imprint["hashed_message"].native
+        token_ok, signature_ok = token_integrity(signer_info, certificate, token)
+        digest_ok = token_ok and imprint_matches(token.parsed, embedded.compute_digest)
     return _Checked(
         digest_ok=digest_ok,
         signature_ok=signature_ok,

@@ -1,4 +1,5 @@
-"""Database fixtures: every database test runs on SQLite (WAL) and on a real PostgreSQL."""
+"""Shared fixtures: every database test runs on SQLite (WAL) and on a real PostgreSQL; an
+archive on the test's folder and database, with its OCFL repository."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from archive_service.config import Settings
 from archive_service.db.migrate import upgrade
 from archive_service.db.session import Database
+from archive_service.storage.base import ObjectStore
+from archive_service.storage.ocfl import OcflRepository
+from archive_service.storage.setup import open_archive_repository
+from tests.integration.deposit_setup import make_settings
 from tests.service_stack import postgres_database
 
 
@@ -33,11 +39,42 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def sqlite_database(sqlite_url: str) -> Iterator[Database]:
+    """A migrated SQLite database, for tests that need one kind only (the S3 ones)."""
+    yield from _migrated(sqlite_url)
+
+
+@pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """A migrated database of each kind."""
-    upgrade(database_url)
-    db = Database(database_url)
+    yield from _migrated(database_url)
+
+
+def _migrated(url: str) -> Iterator[Database]:
+    upgrade(url)
+    database = Database(url)
     try:
-        yield db
+        yield database
     finally:
-        db.dispose()
+        database.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: Database) -> Settings:
+    """An archive on ``tmp_path`` (filesystem storage) and the test's database (a module with
+    other needs defines its own ``settings``)."""
+    return make_settings(tmp_path, database.url)
+
+
+@pytest.fixture
+def repository(settings: Settings) -> OcflRepository:
+    """The OCFL repository of ``settings``' storage."""
+    return open_archive_repository(settings)
+
+
+@pytest.fixture
+def s3_repository(s3_store: ObjectStore) -> OcflRepository:
+    """An OCFL storage root, initialized, in a fresh bucket of the harness's S3 server."""
+    repository = OcflRepository(s3_store)
+    repository.initialize()
+    return repository

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +25,6 @@ from sqlalchemy import select
 
 from archive_service.config import Settings
 from archive_service.db.base import utcnow
-from archive_service.db.migrate import upgrade
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier, PremisEventRecord, StoredObject
 from archive_service.integrity.fixity import FixityEngine, close_stale_runs
@@ -75,14 +73,6 @@ class Archived:
 
     def engine(self, repository: OcflRepository | None = None) -> FixityEngine:
         return FixityEngine(self.database, repository or self.repository)
-
-
-@pytest.fixture
-def sqlite_database(sqlite_url: str) -> Iterator[Database]:
-    upgrade(sqlite_url)
-    database = Database(sqlite_url)
-    yield database
-    database.dispose()
 
 
 def _archived(

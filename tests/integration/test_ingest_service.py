@@ -45,7 +45,6 @@ from archive_service.security.models import Role
 from archive_service.security.service import Principal
 from archive_service.storage.base import ObjectStore
 from archive_service.storage.ocfl import OcflRepository
-from archive_service.storage.setup import open_archive_repository
 from tests.factories import DOSSIER_CODE, FONDS_CODE, make_sip_zip, sample_deposit, sample_metadata
 from tests.integration.deposit_setup import (
     AGENCY_ID,
@@ -53,7 +52,6 @@ from tests.integration.deposit_setup import (
     assert_valid_ocfl,
     catalogue_counts,
     faulty_repository,
-    make_settings,
     principal_for,
     stage,
     staging_entries,
@@ -63,16 +61,6 @@ from tests.integration.deposit_setup import (
 from tests.integration.sip_mutations import EAD, SipEditor, data_path
 
 OTHER_AGENCY = "000.00.19.H57"
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database: Database) -> Settings:
-    return make_settings(tmp_path, database.url)
-
-
-@pytest.fixture
-def repository(settings: Settings) -> OcflRepository:
-    return open_archive_repository(settings)
 
 
 def open_service(
@@ -561,9 +549,9 @@ def test_a_deposit_on_s3_storage_records_every_object_version(
     depositor: Principal,
     sip: Path,
     s3_store: ObjectStore,
+    s3_repository: OcflRepository,
 ) -> None:
-    repository = OcflRepository(s3_store)
-    repository.initialize()
+    repository = s3_repository
     service = open_service(settings, database, repository)
     try:
         receipt = deposit(service, depositor, sip)

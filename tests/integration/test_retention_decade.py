@@ -45,7 +45,7 @@ from retention.disposal import DisposalService
 from retention.models import DestructionRecord, ReviewStatus
 from retention.schedule import Schedule, load_schedule
 from tests.factories import make_sip_zip
-from tests.integration.deposit_setup import AGENCY_ID, make_settings, principal_for
+from tests.integration.deposit_setup import AGENCY_ID, principal_for
 from tests.integration.retention_setup import hold_service
 
 DOSSIERS = 1_000
@@ -173,11 +173,6 @@ def catalogue(database: Database, base: SipPackage, cases: list[Case], schedule:
                 assign_retention(
                     session, dossier, sip, schedule, deposit_id=deposit_id, at=INGESTED
                 )
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database: Database) -> Settings:
-    return make_settings(tmp_path, database.url)
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from archive_service.ingest.dispatch import InProcessDispatcher
 from archive_service.ingest.models import DepositStatus
 from archive_service.ingest.service import DepositService
 from archive_service.integrity.models import AuditEntry
+from archive_service.packages.aip_premis import PREMIS_PATH
 from archive_service.packages.aip_reader import read_aip_object
 from archive_service.packages.mets import METS_FILE
 from archive_service.packages.premis import PremisEvent, read_agents, read_events
@@ -69,19 +70,8 @@ from tests.integration.retention_setup import (
     stored_versions,
 )
 
-PREMIS = "metadata/preservation/PREMIS.xml"
 #: CURRENT_CODE's 10-year term ends 31/12/2034: midnight in Vietnam, 17:00 UTC.
 LOCK_2034 = datetime(2034, 12, 31, 17, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database: Database) -> Settings:
-    return make_settings(tmp_path, database.url)
-
-
-@pytest.fixture
-def repository(settings: Settings) -> OcflRepository:
-    return open_archive_repository(settings)
 
 
 def object_id_of(database: Database, code: str) -> str:
@@ -91,8 +81,8 @@ def object_id_of(database: Database, code: str) -> str:
 
 
 def premis_of(repository: OcflRepository, object_id: str, version: str | None = None) -> Any:
-    with repository.open(object_id, PREMIS, version) as stream:
-        return parse_xml_bytes(stream.read(), PREMIS)
+    with repository.open(object_id, PREMIS_PATH, version) as stream:
+        return parse_xml_bytes(stream.read(), PREMIS_PATH)
 
 
 def event_in(premis: Any, event_id: str | None) -> PremisEvent:
@@ -156,7 +146,7 @@ def test_placing_and_releasing_a_hold_each_write_a_metadata_only_aip_version(
     object_id = object_id_of(database, CURRENT_CODE)
     store = repository.store
     v1_state = repository.state(object_id, "v1")
-    with repository.open(object_id, PREMIS, "v1") as stream:
+    with repository.open(object_id, PREMIS_PATH, "v1") as stream:
         v1_premis = stream.read()
     archivist = people(database)["archivist"]
     holds = hold_service(settings, database, repository)
@@ -172,7 +162,7 @@ def test_placing_and_releasing_a_hold_each_write_a_metadata_only_aip_version(
     assert row is not None and row.aip_version == "v2" and row.locks_applied_at is not None
     hold = hold_row(database, placed.id)
     premis = premis_of(repository, object_id)
-    assert validate(premis, SchemaName.PREMIS, PREMIS) == []
+    assert validate(premis, SchemaName.PREMIS, PREMIS_PATH) == []
     event = event_in(premis, hold.placed_event_id)
     assert event.event_type == "policy assignment" and event.outcome == "success"
     assert "Phục vụ thanh tra" in (event.detail or "")
@@ -193,15 +183,15 @@ def test_placing_and_releasing_a_hold_each_write_a_metadata_only_aip_version(
     assert set(v2_state) == set(v1_state)
     assert {p for p in v2_state if v2_state[p].digest != v1_state[p].digest} == {
         METS_FILE,
-        PREMIS,
+        PREMIS_PATH,
     }
     assert repository.state(object_id, "v1") == v1_state
-    with repository.open(object_id, PREMIS, "v1") as stream:
+    with repository.open(object_id, PREMIS_PATH, "v1") as stream:
         assert stream.read() == v1_premis
     root = repository.object_root(object_id)
     assert sorted(new_keys(repository, object_id, "v2")) == [
         f"{root}/v2/content/{METS_FILE}",
-        f"{root}/v2/content/{PREMIS}",
+        f"{root}/v2/content/{PREMIS_PATH}",
         f"{root}/v2/inventory.json",
         f"{root}/v2/inventory.json.sha256",
     ]
@@ -224,7 +214,7 @@ def test_placing_and_releasing_a_hold_each_write_a_metadata_only_aip_version(
     assert repository.head(object_id) == "v3"
     hold = hold_row(database, placed.id)
     premis = premis_of(repository, object_id)
-    assert validate(premis, SchemaName.PREMIS, PREMIS) == []
+    assert validate(premis, SchemaName.PREMIS, PREMIS_PATH) == []
     gone = event_in(premis, hold.released_event_id)
     assert "Kết thúc thanh tra" in (gone.detail or "")
     assert hold.released_at is not None and same_millisecond(gone.date_time, hold.released_at)
@@ -234,7 +224,7 @@ def test_placing_and_releasing_a_hold_each_write_a_metadata_only_aip_version(
         path
         for path, entry in repository.state(object_id, "v3").items()
         if entry.digest != v2_state[path].digest
-    ) == sorted([METS_FILE, PREMIS])
+    ) == sorted([METS_FILE, PREMIS_PATH])
     summary = read_aip_object(repository, object_id)  # the AIP reads as a whole
     assert {hold.placed_event_id, hold.released_event_id} <= {e.identifier for e in summary.events}
 
@@ -548,48 +538,43 @@ def _previous_version_holds(url: str, dossier_id: int) -> dict[int, tuple[str, s
 
 @pytest.mark.s3
 def test_on_s3_the_hold_version_is_under_the_legal_hold_and_the_lock(
-    tmp_path: Path, s3_store: ObjectStore
+    tmp_path: Path,
+    sqlite_database: Database,
+    s3_store: ObjectStore,
+    s3_repository: OcflRepository,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    upgrade(url)
-    database = Database(url)
-    try:
-        settings = make_settings(tmp_path, url)
-        repository = OcflRepository(s3_store)
-        repository.initialize()
-        archive_dossiers(
-            settings, database, repository, tmp_path / "sips", [DossierSpec(CURRENT_CODE)]
-        )
-        object_id = object_id_of(database, CURRENT_CODE)
-        root = repository.object_root(object_id)
-        archivist = people(database)["archivist"]
-        holds = hold_service(settings, database, repository)
+    database = sqlite_database
+    settings = make_settings(tmp_path, database.url)
+    repository = s3_repository
+    archive_dossiers(settings, database, repository, tmp_path / "sips", [DossierSpec(CURRENT_CODE)])
+    object_id = object_id_of(database, CURRENT_CODE)
+    root = repository.object_root(object_id)
+    archivist = people(database)["archivist"]
+    holds = hold_service(settings, database, repository)
 
-        placed = holds.place(archivist, CURRENT_CODE, reason="Thanh tra", reference="CV 1/TTr")
+    placed = holds.place(archivist, CURRENT_CODE, reason="Thanh tra", reference="CV 1/TTr")
 
-        assert placed.placed_in_aip == "v2"
-        v2 = [(k, v) for k, v in stored_versions(database, CURRENT_CODE) if f"{root}/v2/" in k]
-        assert len(v2) == 4 and all(version for _, version in v2)  # S3 version ids
-        for key, version in v2:
-            info = s3_store.stat(key, version_id=version)
-            assert info.legal_hold, key
-            assert info.retention == Retention(RetentionMode.COMPLIANCE, LOCK_2034), key
-            with pytest.raises(ObjectLocked):
-                s3_store.delete(key, version_id=version, bypass_governance=True)
+    assert placed.placed_in_aip == "v2"
+    v2 = [(k, v) for k, v in stored_versions(database, CURRENT_CODE) if f"{root}/v2/" in k]
+    assert len(v2) == 4 and all(version for _, version in v2)  # S3 version ids
+    for key, version in v2:
+        info = s3_store.stat(key, version_id=version)
+        assert info.legal_hold, key
+        assert info.retention == Retention(RetentionMode.COMPLIANCE, LOCK_2034), key
+        with pytest.raises(ObjectLocked):
+            s3_store.delete(key, version_id=version, bypass_governance=True)
 
-        released = holds.release(archivist, CURRENT_CODE, placed.id, reason="Kết thúc")
+    released = holds.release(archivist, CURRENT_CODE, placed.id, reason="Kết thúc")
 
-        assert released.released_in_aip == "v3"
-        premis = premis_of(repository, object_id)
-        hold = hold_row(database, placed.id)
-        assert "CV 1/TTr" in (event_in(premis, hold.placed_event_id).detail or "")
-        assert "Kết thúc" in (event_in(premis, hold.released_event_id).detail or "")
-        for key, version in stored_versions(database, CURRENT_CODE):
-            info = s3_store.stat(key, version_id=version)
-            assert not info.legal_hold, key
-            assert info.retention is not None, key  # the term's lock stays
-    finally:
-        database.dispose()
+    assert released.released_in_aip == "v3"
+    premis = premis_of(repository, object_id)
+    hold = hold_row(database, placed.id)
+    assert "CV 1/TTr" in (event_in(premis, hold.placed_event_id).detail or "")
+    assert "Kết thúc" in (event_in(premis, hold.released_event_id).detail or "")
+    for key, version in stored_versions(database, CURRENT_CODE):
+        info = s3_store.stat(key, version_id=version)
+        assert not info.legal_hold, key
+        assert info.retention is not None, key  # the term's lock stays
 
 
 def test_a_hold_released_while_the_lock_step_runs_leaves_no_legal_hold_behind(

@@ -5,7 +5,6 @@ applied after the catalogue transaction, on the filesystem (in code) and on the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from archive_service.config import Settings
-from archive_service.db.migrate import upgrade
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier, PremisEventRecord
 from archive_service.dossiers.service import DossierService
@@ -47,20 +45,6 @@ from tests.integration.retention_setup import (
 
 #: 31/12/2034 ends at midnight in Vietnam, 17:00 UTC.
 CURRENT_LOCK = datetime(2034, 12, 31, 17, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database: Database) -> Settings:
-    return make_settings(tmp_path, database.url)
-
-
-@pytest.fixture
-def sqlite_database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'retention.db'}"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 def events_of(database: Database, dossier_code: str, event_type: str) -> list[PremisEventRecord]:
@@ -275,11 +259,13 @@ def test_locks_come_after_the_catalogue_and_a_retry_finishes_them(
 
 @pytest.mark.s3
 def test_on_s3_no_version_of_the_aip_can_be_deleted_before_its_date(
-    tmp_path: Path, sqlite_database: Database, s3_store: ObjectStore
+    tmp_path: Path,
+    sqlite_database: Database,
+    s3_store: ObjectStore,
+    s3_repository: OcflRepository,
 ) -> None:
     settings = make_settings(tmp_path, sqlite_database.url)
-    repository = OcflRepository(s3_store)
-    repository.initialize()
+    repository = s3_repository
     specs = [DossierSpec(CURRENT_CODE, documents=2), DossierSpec(PERMANENT_CODE, scheduled=True)]
     archive_dossiers(settings, sqlite_database, repository, tmp_path / "sips", specs)
 

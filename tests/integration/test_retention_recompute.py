@@ -25,6 +25,7 @@ from archive_service.ingest.dispatch import InProcessDispatcher
 from archive_service.ingest.models import DepositStatus
 from archive_service.ingest.service import DepositService
 from archive_service.integrity.models import AuditEntry
+from archive_service.packages.aip_premis import PREMIS_PATH
 from archive_service.packages.aip_reader import read_aip_object
 from archive_service.packages.mets import METS_FILE, METS_NS, PREMIS_NS
 from archive_service.packages.mets_reader import read_mets
@@ -76,7 +77,6 @@ procedure_code,retention,years,legal_basis,note
 1.999003,06,,Quyết định thử số 2 Điều 3,
 *,declared,,Không có quy định riêng,
 """
-PREMIS = "metadata/preservation/PREMIS.xml"
 #: 31/12/2074 ends at midnight in Vietnam, 17:00 UTC.
 LOCK_2074 = datetime(2074, 12, 31, 17, 0, tzinfo=UTC)
 
@@ -196,7 +196,7 @@ def test_a_new_schedule_lengthens_in_a_new_aip_version_and_never_shortens(
     assert inventory["versions"]["v2"]["message"] == version_message(change.id)
     v2_state = repository.state(object_id, "v2")
     changed = {path for path in v2_state if v2_state[path].digest != v1_state[path].digest}
-    assert changed == {METS_FILE, "metadata/preservation/PREMIS.xml"}
+    assert changed == {METS_FILE, PREMIS_PATH}
     assert set(v2_state) == set(v1_state)
     root = repository.object_root(object_id)
     v2_content = [k for k in repository.content_keys(object_id) if k.startswith(f"{root}/v2/")]
@@ -207,7 +207,7 @@ def test_a_new_schedule_lengthens_in_a_new_aip_version_and_never_shortens(
         "inventory.json.sha256",
     ]
     # ... whose PREMIS carries the event and is valid, and whose METS describes that PREMIS.
-    with repository.open(object_id, "metadata/preservation/PREMIS.xml") as stream:
+    with repository.open(object_id, PREMIS_PATH) as stream:
         premis_bytes = stream.read()
     premis = parse_xml_bytes(premis_bytes, "PREMIS.xml")
     assert validate(premis, SchemaName.PREMIS, "PREMIS.xml") == []
@@ -217,7 +217,7 @@ def test_a_new_schedule_lengthens_in_a_new_aip_version_and_never_shortens(
     parsed, problems = read_mets(mets_root.getroot(), METS_FILE)
     assert problems == []
     (premis_ref,) = [r for r in parsed.metadata.values() if r.mdtype == "PREMIS"]
-    assert premis_ref.checksum == v2_state["metadata/preservation/PREMIS.xml"].digest.upper()
+    assert premis_ref.checksum == v2_state[PREMIS_PATH].digest.upper()
     assert premis_ref.size == str(len(premis_bytes))
     summary = read_aip_object(repository, object_id)
     (event,) = [e for e in summary.events if e.identifier == change.event_id]
@@ -444,7 +444,7 @@ def test_the_new_version_changes_nothing_else_in_premis_and_mets(
         return bytes(etree.tostring(root, method="c14n"))
 
     # PREMIS: v2 is v1 plus the event and the link to it from the AIP object.
-    old, new = parsed(PREMIS, "v1"), parsed(PREMIS, "v2")
+    old, new = parsed(PREMIS_PATH, "v1"), parsed(PREMIS_PATH, "v2")
     ids = {"p": PREMIS_NS}
     added = new.xpath("//p:event[p:eventIdentifier/p:eventIdentifierValue=$id]", namespaces=ids,
                       id=change.event_id)  # fmt: skip

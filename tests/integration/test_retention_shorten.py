@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from archive_service.db.migrate import upgrade
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier, PremisEventRecord, StoredObject
 from archive_service.ingest.models import DepositStatus
 from archive_service.integrity.models import AuditEntry
+from archive_service.packages.aip_premis import PREMIS_PATH
 from archive_service.packages.premis import PREMIS_NS, read_agents
 from archive_service.packages.xmlsafe import parse_xml_bytes
 from archive_service.security.models import Role
@@ -43,7 +43,6 @@ from tests.integration.retention_setup import (
 HELD_CODE = "000.00.19.H56-240610-0004"
 #: 31/12/2094 ends at midnight in Vietnam, 17:00 UTC.
 LOCK_2094 = datetime(2094, 12, 31, 17, 0, tzinfo=UTC)
-PREMIS_PATH = "metadata/preservation/PREMIS.xml"
 
 
 def retention_url(code: str) -> str:
@@ -294,36 +293,33 @@ def test_a_new_schedule_does_not_undo_the_archivists_decision(
 
 @pytest.mark.s3
 def test_on_s3_a_shortened_permanent_dossier_keeps_every_lock(
-    tmp_path: Path, s3_store: ObjectStore
+    tmp_path: Path,
+    sqlite_database: Database,
+    s3_store: ObjectStore,
+    s3_repository: OcflRepository,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    upgrade(url)
-    database = Database(url)
-    try:
-        settings = make_settings(tmp_path, url)
-        repository = OcflRepository(s3_store)
-        repository.initialize()
-        spec = DossierSpec(PERMANENT_CODE, scheduled=True)
-        archive_dossiers(settings, database, repository, tmp_path / "sips", [spec])
-        archivist = principal_for(database, Role.ARCHIVIST, None)
-        changes = RetentionChanges(database, repository, settings)
-        before = stored_versions(database, PERMANENT_CODE)
+    database = sqlite_database
+    settings = make_settings(tmp_path, database.url)
+    repository = s3_repository
+    spec = DossierSpec(PERMANENT_CODE, scheduled=True)
+    archive_dossiers(settings, database, repository, tmp_path / "sips", [spec])
+    archivist = principal_for(database, Role.ARCHIVIST, None)
+    changes = RetentionChanges(database, repository, settings)
+    before = stored_versions(database, PERMANENT_CODE)
 
-        view = changes.shorten(
-            archivist, PERMANENT_CODE, retention="07:70", reason="Hội đồng xác định giá trị"
-        )
+    view = changes.shorten(
+        archivist, PERMANENT_CODE, retention="07:70", reason="Hội đồng xác định giá trị"
+    )
 
-        assert (view.status, view.aip_version) == ("done", "v2")
-        after = stored_versions(database, PERMANENT_CODE)
-        assert all(version for _, version in after)  # S3 version ids
-        assert set(before) < set(after)
-        for key, version in after:
-            lock = s3_store.stat(key, version_id=version).retention
-            assert lock is not None and lock.until == LOCK_2094, key
-            # what v1 wrote keeps its governance mode, extended; v2's objects are compliance
-            old = (key, version) in before
-            assert lock.mode is (RetentionMode.GOVERNANCE if old else RetentionMode.COMPLIANCE)
-            with pytest.raises(ObjectLocked):
-                s3_store.delete(key, version_id=version)
-    finally:
-        database.dispose()
+    assert (view.status, view.aip_version) == ("done", "v2")
+    after = stored_versions(database, PERMANENT_CODE)
+    assert all(version for _, version in after)  # S3 version ids
+    assert set(before) < set(after)
+    for key, version in after:
+        lock = s3_store.stat(key, version_id=version).retention
+        assert lock is not None and lock.until == LOCK_2094, key
+        # what v1 wrote keeps its governance mode, extended; v2's objects are compliance
+        old = (key, version) in before
+        assert lock.mode is (RetentionMode.GOVERNANCE if old else RetentionMode.COMPLIANCE)
+        with pytest.raises(ObjectLocked):
+            s3_store.delete(key, version_id=version)

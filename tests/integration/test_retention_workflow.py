@@ -19,14 +19,12 @@ from archive_service.integrity.audit_verify import verify_database
 from archive_service.integrity.checkpoints import archive_public_key
 from archive_service.storage.base import ObjectStore, StorageUnavailable
 from archive_service.storage.ocfl import OcflRepository
-from archive_service.storage.setup import open_archive_repository
 from retention.daily import run_daily
 from retention.destroy import Storage
 from retention.disposal import DisposalService
 from retention.errors import DossierBeingDestroyed
 from retention.reports import permanent_csv, permanent_dossiers, retention_report
 from retention.review import due_dossiers, mark_due
-from tests.integration.deposit_setup import make_settings
 from tests.integration.retention_setup import (
     CURRENT_CODE,
     DECISION,
@@ -43,16 +41,6 @@ from tests.integration.retention_setup import (
 #: Two more dossiers whose 10-year terms ended (31/12/2021 and 31/12/2022).
 EXPIRED_2011 = "000.00.19.H56-110610-0004"
 EXPIRED_2012 = "000.00.19.H56-120610-0005"
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database: Database) -> Settings:
-    return make_settings(tmp_path, database.url)
-
-
-@pytest.fixture
-def repository(settings: Settings) -> OcflRepository:
-    return open_archive_repository(settings)
 
 
 class _InterruptedStore:
