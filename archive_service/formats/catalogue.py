@@ -325,6 +325,41 @@ def extension_of(name: str) -> str:
     return base.rsplit(".", 1)[-1].lower()
 
 
+#: Media types that agencies' systems commonly declare for a format besides its registered one
+#: (older or unofficial names, and a container's generic type), by format key.
+OTHER_DECLARED_TYPES: dict[str, tuple[str, ...]] = {
+    "pdf": ("application/x-pdf",),
+    "rtf": ("text/rtf",),
+    "csv": ("text/plain", "application/csv", "application/vnd.ms-excel"),
+    "html": ("application/xhtml+xml",),
+    "jpeg": ("image/jpg", "image/pjpeg"),
+    "png": ("image/x-png",),
+    "tiff": ("image/x-tiff",),
+    "mpeg-ts": ("video/mpeg",),
+    "avi": ("video/avi", "video/msvideo"),
+    "mp3": ("audio/mp3",),
+    "aac": ("audio/x-aac", "audio/aacp"),
+    "m4a": ("audio/aac", "audio/m4a", "audio/x-m4a"),
+}
+#: Declared types that say nothing about the format.
+UNSPECIFIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+
+
+def media_type_of(declared: str) -> str:
+    """A declared media type without parameters, in lower case (``Text/CSV; charset=utf-8`` →
+    ``text/csv``)."""
+    return declared.split(";", 1)[0].strip().lower()
+
+
+def declared_type_fits(spec: FormatSpec, declared: str | None) -> bool:
+    """Whether a declared media type names the format ``spec`` (an unspecific or missing
+    declaration names none and so fits any)."""
+    media_type = media_type_of(declared or "")
+    if media_type in UNSPECIFIC_TYPES:
+        return True
+    return media_type == spec.mime_type or media_type in OTHER_DECLARED_TYPES.get(spec.key, ())
+
+
 def formats_with_extension(extension: str) -> list[FormatSpec]:
     """The formats a file with this extension claims to be."""
     return [spec for spec in _ALL if extension in spec.extensions]

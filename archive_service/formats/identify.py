@@ -2,7 +2,8 @@
 
 ``identify`` reads the head and tail of a file (and, for containers, a few small parts) — never
 the whole file — and says what the file is: MIME type, format name and version, PRONOM id,
-whether the format is accepted and whether the declared extension fits. Problems carry stable
+whether the format is accepted and whether the declared extension and media type (the METS
+``MIMETYPE``) fit. Problems carry stable
 codes and Vietnamese messages that name the file.
 """
 
@@ -25,6 +26,7 @@ from archive_service.formats.catalogue import (
     PDFA_PRONOM,
     FormatKind,
     FormatSpec,
+    declared_type_fits,
     extension_of,
     formats_with_extension,
 )
@@ -80,8 +82,11 @@ class Identification:
         return [Problem(problem.code, path, problem.message) for problem in self.problems]
 
 
-def identify(source: Source, declared_name: str | None = None) -> Identification:
-    """Identify a file (a path, or a seekable binary stream) declared under ``declared_name``.
+def identify(
+    source: Source, declared_name: str | None = None, declared_type: str | None = None
+) -> Identification:
+    """Identify a file (a path, or a seekable binary stream) declared under ``declared_name``
+    and, when given, as the media type ``declared_type``.
 
     A stream is read from its start and left at the position it had.
     """
@@ -92,7 +97,7 @@ def identify(source: Source, declared_name: str | None = None) -> Identification
             declared_name = str(getattr(source, "name", "") or "")
     with _opened(source) as stream:
         match = _sniff(stream, extension_of(declared_name))
-    return _judge(match, declared_name)
+    return _judge(match, declared_name, declared_type)
 
 
 @contextmanager
@@ -156,7 +161,7 @@ def _pdf_details(stream: BinaryIO, header: Match) -> Match:
     return Match("pdf", version, PDF_PRONOM.get(version))
 
 
-def _judge(match: Match, declared_name: str) -> Identification:
+def _judge(match: Match, declared_name: str, declared_type: str | None) -> Identification:
     spec = FORMATS[match.key]
     extension = extension_of(declared_name)
     extension_ok = extension in spec.extensions
@@ -165,6 +170,8 @@ def _judge(match: Match, declared_name: str) -> Identification:
     claims_known_format = spec.key != "unknown" or formats_with_extension(extension)
     if not extension_ok and spec.key != "empty" and claims_known_format:
         problems.append(_mismatch(declared_name, extension, spec, name))
+    if spec.accepted and not declared_type_fits(spec, declared_type):
+        problems.append(_type_mismatch(declared_name, declared_type or "", spec, name))
     if not spec.accepted and not (spec.key == "unknown" and problems):
         problems.append(_not_accepted(declared_name, spec, name))
     return Identification(
@@ -199,6 +206,16 @@ def _mismatch(file_name: str, extension: str, spec: FormatSpec, name: str) -> Id
             f"Tệp {file_name}: nội dung là {name} nhưng phần mở rộng là '.{extension}'{advice}"
         )
     return IdentificationProblem(ProblemCode.FORMAT_MISMATCH, message)
+
+
+def _type_mismatch(
+    file_name: str, declared_type: str, spec: FormatSpec, name: str
+) -> IdentificationProblem:
+    return IdentificationProblem(
+        ProblemCode.FORMAT_MISMATCH,
+        f"Tệp {file_name}: được khai báo là '{declared_type}' (MIMETYPE trong METS) nhưng nội "
+        f"dung là {name} ({spec.mime_type})",
+    )
 
 
 def _not_accepted(file_name: str, spec: FormatSpec, name: str) -> IdentificationProblem:

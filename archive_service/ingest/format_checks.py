@@ -6,7 +6,9 @@
    could not scan raises ``VirusScanFailed``: the attempt fails and is retried, and the deposit
    fails in the end rather than pass as clean.
 2. **Identification** by content of every document (not of ``.fetch.txt`` references): a content
-   that does not fit the file's extension (``FORMAT_MISMATCH``) or a format the archive does not
+   that does not fit the file's extension or its declared media type (METS ``MIMETYPE``; an
+   older name such as ``image/jpg`` is taken, ``application/octet-stream`` claims nothing):
+   ``FORMAT_MISMATCH``; or a format the archive does not
    accept (``FORMAT_NOT_ACCEPTED`` — password-protected PDFs included: they can be neither
    validated, converted nor preserved) rejects the deposit, naming the file.
 3. For every identified PDF: its **signatures** (integrity, cryptographic verification, and
@@ -185,7 +187,7 @@ class _Checks:
     def check_document(self, document: SipDocument) -> CheckedDocument:
         path = document.file.path
         copy = self.copies[path]
-        found = identify(copy, posixpath.basename(path))
+        found = identify(copy, posixpath.basename(path), document.file.mime_type)
         checked = CheckedDocument(document.doc_id, path, found)
         if not found.ok or found.format_key != PDF_FORMAT:
             return checked

@@ -39,6 +39,7 @@ from archive_service.storage.ocfl import OcflRepository
 from tests import formats_fixtures as fx
 from tests.factories import CREATED, DOSSIER_CODE, FONDS_CODE, bytes_source, sample_metadata
 from tests.integration.api_client import InProcessArchive, in_process_archive, wait_for_final_status
+from tests.integration.sip_mutations import SipEditor
 from tests.signed_pdf_fixtures import SIGNER_NAME, make_pki, signed_vietnamese_pdf
 
 AGENCY = DOSSIER_CODE.split("-")[0]
@@ -428,6 +429,29 @@ def test_content_that_is_not_its_type_or_not_accepted_rejects_the_deposit(
         assert problem["path"].rsplit("/", 1)[-1] in problem["message"]
     assert "mật khẩu" in problems["FORMAT_NOT_ACCEPTED"]["message"]
     assert archive.stored_keys() == keys_before
+
+
+DATA = "representations/rep1/data/"
+
+
+def test_a_declared_media_type_that_is_not_the_content_rejects_the_deposit(
+    archive: InProcessArchive, key: str, work: Path, archived: Deposited
+) -> None:
+    """The METS says one document is a JPEG; its bytes are a PDF (the name says .pdf)."""
+    code = DOSSIER_CODE.replace("-0001", "-0104")
+    files = {"to-khai.pdf": archived.files["van-ban.pdf"], "ghi-chu.txt": "Ghi chú".encode()}
+    editor = SipEditor(sip_with(work / "sips", code, files).read_bytes())
+    pdf_path = next(p for p in editor.members if p.startswith(DATA) and p.endswith(".pdf"))
+    editor.set_file_attribute(pdf_path, "MIMETYPE", "image/jpeg")
+    keys_before = archive.stored_keys()
+    status = deposit(archive, key, editor.write(work / "sips" / f"{code}-mime.zip"))
+    assert status["status"] == "rejected"
+    assert [(p["code"], p["path"]) for p in status["problems"]] == [("FORMAT_MISMATCH", pdf_path)]
+    message = status["problems"][0]["message"]
+    assert "'image/jpeg'" in message and "application/pdf" in message
+    assert pdf_path.rsplit("/", 1)[-1] in message
+    assert archive.stored_keys() == keys_before
+    assert archive.staged_files() == []
 
 
 def test_a_scanner_that_cannot_scan_fails_the_deposit_instead_of_passing_it(

@@ -69,6 +69,57 @@ def test_mismatch_message_says_what_the_content_is(tmp_path: Path) -> None:
     )
 
 
+def test_a_declared_media_type_that_is_not_the_content_is_a_mismatch(tmp_path: Path) -> None:
+    path = fx.vietnamese_pdf(tmp_path / "to-khai.pdf")
+
+    (problem,) = identify(path, declared_type="image/jpeg").problems
+
+    assert problem.code is ProblemCode.FORMAT_MISMATCH
+    assert problem.message == (
+        "Tệp to-khai.pdf: được khai báo là 'image/jpeg' (MIMETYPE trong METS) nhưng nội dung là "
+        "PDF (application/pdf)"
+    )
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "application/pdf",
+        "APPLICATION/PDF; name=to-khai.pdf",  # case and parameters do not matter
+        "application/x-pdf",  # an older name
+        "application/octet-stream",  # claims no format
+        "",
+        None,
+    ],
+)
+def test_a_declared_media_type_naming_the_content_fits(
+    tmp_path: Path, declared: str | None
+) -> None:
+    path = fx.vietnamese_pdf(tmp_path / "to-khai.pdf")
+
+    assert identify(path, declared_type=declared).ok
+
+
+def test_older_names_are_taken_only_for_their_own_format(tmp_path: Path) -> None:
+    jpeg = fx.jpeg(tmp_path / "anh.jpg")
+    csv = fx.csv_file(tmp_path / "bang.csv")
+
+    assert identify(jpeg, declared_type="image/jpg").ok
+    assert identify(csv, declared_type="text/plain").ok
+    assert not identify(jpeg, declared_type="text/plain").ok
+    assert not identify(jpeg, declared_type="image/png").ok
+
+
+def test_content_refused_for_what_it_is_gets_no_second_problem_for_its_type(
+    tmp_path: Path,
+) -> None:
+    path = fx.build_fixture(tmp_path, "docm")
+
+    problems = identify(path, declared_type="application/pdf").problems
+
+    assert [problem.code for problem in problems] == [ProblemCode.FORMAT_NOT_ACCEPTED]
+
+
 def test_refusal_names_the_format_and_the_accepted_list(tmp_path: Path) -> None:
     path = fx.build_fixture(tmp_path, "docm")
 
