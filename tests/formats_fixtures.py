@@ -190,10 +190,13 @@ def _to_unicode_cmap(gids: dict[str, int]) -> bytes:
     return "\n".join(lines).encode("ascii")
 
 
-def _type0_font(pdf: pikepdf.Pdf, text: str, *, with_cidset: bool) -> pikepdf.Object:
-    """A Type0 font over an embedded subset of DejaVu Sans, Identity-H, with ToUnicode."""
+def _type0_font(
+    pdf: pikepdf.Pdf, text: str, *, with_cidset: bool, embedded: bool = True
+) -> pikepdf.Object:
+    """A Type0 font over a subset of DejaVu Sans, Identity-H, with ToUnicode; the subset is
+    embedded, or (``embedded=False``) only named, as a viewer's own font to use."""
     font = _subset_font(text)
-    base_name = Name("/VNARCH+DejaVuSans")
+    base_name = Name("/VNARCH+DejaVuSans" if embedded else "/DejaVuSans")
     descriptor = Dictionary(
         Type=Name.FontDescriptor,
         FontName=base_name,
@@ -204,8 +207,9 @@ def _type0_font(pdf: pikepdf.Pdf, text: str, *, with_cidset: bool) -> pikepdf.Ob
         Descent=font.descent,
         CapHeight=font.ascent,
         StemV=80,
-        FontFile2=pdf.make_stream(font.program, Length1=len(font.program)),
     )
+    if embedded:
+        descriptor.FontFile2 = pdf.make_stream(font.program, Length1=len(font.program))
     if with_cidset:  # PDF/A-1 requires it for subset CID fonts; PDF/A-2 only if correct
         bits = bytearray((font.glyph_count + 7) // 8)
         for cid in range(font.glyph_count):
@@ -331,6 +335,16 @@ def _save(pdf: pikepdf.Pdf, path: Path, version: str, **options: object) -> Path
 def vietnamese_pdf(path: Path, pages: int = 1) -> Path:
     """A plain PDF 1.7 (not PDF/A) with Vietnamese text in an embedded font."""
     return _save(_text_pdf([VIETNAMESE_LINES] * pages), path, "1.7")
+
+
+def vietnamese_unembedded_pdf(path: Path) -> Path:
+    """A plain PDF 1.7 with Vietnamese text in a Type0 font (Identity-H, ToUnicode) that is
+    named but not embedded: the text layer a re-rendering must keep."""
+    pdf = _text_pdf([VIETNAMESE_LINES])
+    font = _type0_font(pdf, "".join(VIETNAMESE_LINES), with_cidset=False, embedded=False)
+    for page in pdf.pages:
+        page.Resources.Font.F1 = font
+    return _save(pdf, path, "1.7")
 
 
 def helvetica_pdf(path: Path) -> Path:
@@ -1064,6 +1078,8 @@ FIXTURES: tuple[FormatFixture, ...] = (
          None, ("6.6.4",)),
     _pdf("pdf-helvetica", "ban-sao.pdf", helvetica_pdf, "fmt/276", "1.7", "invalid",
          None, ("6.2.11.4.1", "6.6.4")),
+    _pdf("pdf-vietnamese-unembedded", "giay-bien-nhan.pdf", vietnamese_unembedded_pdf,
+         "fmt/276", "1.7", "invalid", None, ("6.2.11.4.1", "6.6.4")),
     _pdf("pdfa-unembedded-font", "thong-bao.pdf", pdfa_claim_unembedded_font, "fmt/477", "2b",
          "invalid", "2b", ("6.2.11.4.1",)),
     _pdf("pdfa-javascript", "bieu-mau.pdf", pdfa_with_javascript, "fmt/477", "2b", "invalid",

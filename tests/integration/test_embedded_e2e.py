@@ -9,23 +9,29 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from archive_service.packages.aip_writer import aip_root_name
 from archive_service.packages.mets_reader import read_mets
+from archive_service.packages.plain import parse_plain_metadata
 from archive_service.packages.schemas import validate
+from archive_service.packages.sip_builder import build_sip
 from archive_service.packages.xmlsafe import parse_xml_bytes
-from tests.factories import DOSSIER_CODE, make_sip_zip
+from archive_service.streams import FileSource
+from tests.factories import CREATED, DOSSIER_CODE, FONDS_CODE, make_sip_zip, sample_metadata
 from tests.integration.api_client import ArchiveServer, start_server, wait_for_final_status
 from tests.integration.test_aip_writer import schema_for
 
 AGENCY = DOSSIER_CODE.split("-")[0]
 DOCUMENTS = 4
 REP1_DATA = "/representations/rep1/data/"
+LEDGER_WORDS = "sổ theo dõi hồ sơ thủ tục hành chính ủy ban nhân dân xã Quảng Tâm số"
 
 pytestmark = pytest.mark.slow
 
@@ -118,6 +124,89 @@ def test_a_dossier_goes_in_over_http_and_comes_back_exactly(
     root = unpacked / aip_root_name(dossier["aip_object_id"])
     assert [p.name for p in unpacked.iterdir()] == [root.name]
     check_aip_folder(root, originals)
+
+
+def large_text_sip(directory: Path, dossier_code: str, size: int) -> tuple[Path, str]:
+    """A SIP of one plain-text document of about ``size`` bytes; its path and the document's
+    SHA-256."""
+    document = directory / "so-lieu.txt"
+    words = LEDGER_WORDS.split()
+    rng = random.Random(size)
+    pick = rng.choice
+    with document.open("wb") as out:  # words in random order: compresses like real text
+        written = 0
+        while written < size:
+            number = rng.getrandbits(64)
+            line = (" ".join(pick(words) for _ in range(6)) + f" {number:x}\n").encode()
+            written += out.write(line)
+    sha256 = hashlib.sha256(document.read_bytes()).hexdigest()
+    metadata = sample_metadata(documents=1, dossier_code=dossier_code)
+    metadata["documents"][0].update(fileName=document.name, sha256=sha256)
+    source = FileSource(lambda: document.open("rb"), document.stat().st_size, sha256)
+    plain = parse_plain_metadata(metadata)
+    manifest = build_sip(
+        plain,
+        {plain.documents[0].name: source},
+        directory / f"{dossier_code}.zip",
+        object_uuid=uuid4(),
+        created=CREATED,
+        fonds_code=FONDS_CODE,
+    )
+    assert manifest.location is not None
+    return Path(manifest.location), sha256
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The process's peak resident set size since it started or since ``reset_peak_rss``."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) * 1024
+
+
+def reset_peak_rss(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def test_a_large_aip_is_streamed_by_the_server_in_bounded_memory(
+    server: ArchiveServer, tmp_path: Path
+) -> None:
+    """The AIP ZIP of a 48 MiB document leaves the server while its peak memory grows by a
+    fraction of the ZIP's size: nothing is built whole, in memory or on disk."""
+    code = DOSSIER_CODE.replace("-0001", "-0901")
+    size = 48 * 1024 * 1024
+    sip, sha256 = large_text_sip(tmp_path, code, size)
+    depositor = server.client(server.create_key("depositor", AGENCY))
+    auditor = server.client(server.create_key("auditor"))
+    answer = depositor.post(
+        "/api/v1/deposits", content=upload_chunks(sip), headers={"Content-Type": "application/zip"}
+    )
+    assert answer.status_code == 202, answer.text
+    final = wait_for_final_status(depositor, answer.json()["deposit_id"])
+    assert final["status"] == "archived", final
+    pid = server.process.pid
+    assert b"serve" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    staging = sorted(server.staging_dir.rglob("*")) if server.staging_dir.exists() else []
+
+    reset_peak_rss(pid)
+    before = peak_rss_bytes(pid)
+    digest, received = hashlib.sha256(), 0
+    with auditor.stream("GET", f"/api/v1/dossiers/{code}/aip") as response:
+        assert response.status_code == 200
+        target = tmp_path / "aip.zip"
+        with target.open("wb") as out:
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                out.write(chunk)
+    growth = peak_rss_bytes(pid) - before
+
+    # the ZIP is deflated: a server holding it whole would have grown by at least ``received``
+    assert growth < received // 2, f"the server's peak memory grew by {growth} bytes"
+    assert sorted(server.staging_dir.rglob("*")) == staging  # nothing spooled to disk
+    with zipfile.ZipFile(target) as archive:
+        (data,) = [n for n in archive.namelist() if "/representations/rep1/data/" in n]
+        with archive.open(data) as stream:
+            while chunk := stream.read(1024 * 1024):
+                digest.update(chunk)
+    assert digest.hexdigest() == sha256
 
 
 def check_aip_folder(root: Path, originals: dict[str, bytes]) -> None:

@@ -19,14 +19,18 @@ from typing import Any
 from uuid import uuid4
 
 import pikepdf
+import pikepdf.pdfa
 import pypdf
 import pytest
 from lxml import etree
 from sqlalchemy import select
 
 from archive_service.dossiers.models import Document, Dossier
+from archive_service.formats.catalogue import FORMATS
+from archive_service.formats.convert_pdf import forbidden_constructs
 from archive_service.formats.identify import identify
 from archive_service.formats.pdfa import validate_pdfa
+from archive_service.formats.rendition import RenditionTools
 from archive_service.formats.signatures_pdf import Integrity, Trust, inspect_signatures
 from archive_service.packages.aip_items import representation_premis_path
 from archive_service.packages.aip_writer import PREMIS_PATH
@@ -40,6 +44,7 @@ from tests import formats_fixtures as fx
 from tests.factories import CREATED, DOSSIER_CODE, FONDS_CODE, bytes_source, sample_metadata
 from tests.integration.api_client import InProcessArchive, in_process_archive, wait_for_final_status
 from tests.integration.sip_mutations import SipEditor
+from tests.integration.test_renditions import EXPECTED
 from tests.signed_pdf_fixtures import SIGNER_NAME, make_pki, signed_vietnamese_pdf
 
 AGENCY = DOSSIER_CODE.split("-")[0]
@@ -238,6 +243,10 @@ def test_every_rendition_stored_as_pdfa_validates_and_keeps_text_and_pages(
         assert rendition.stat().st_size == row.rendition_size
         report = validate_pdfa(rendition, "2b")
         assert report.is_valid_pdfa_2b, (name, report.summary_vi(), report.not_checked)
+        # the same verdict from pikepdf's validator called directly, and no action left
+        assert pikepdf.pdfa.validate_written(rendition, "2b").findings == [], name
+        with pikepdf.open(rendition) as pdf:
+            assert forbidden_constructs(pdf) == [], name
         original = stored.copy_of(row.logical_path)
         if name.endswith(".pdf"):
             assert pages(rendition) == pages(original), name
@@ -387,6 +396,72 @@ def test_the_rendition_is_served_by_the_documents_endpoint(
     by_id = {document["doc_id"]: document for document in listed}
     assert by_id[row.doc_id]["rendition"]["sha256"] == row.rendition_sha256
     assert by_id[row.doc_id]["mime_type"] == "image/jpeg"
+
+
+# --- one dossier of every other kind: its PREMIS per document -------------------------------------
+
+#: Fixtures deposited together, each then looked up in the AIP's PREMIS.
+KINDS = (
+    "pdfa-1b",
+    "pdfa-javascript",
+    "pdf-truncated",
+    "pdf-vietnamese-unembedded",
+    "png-alpha",
+    "tiff-multipage",
+)
+
+
+def _expected_rendition(key: str) -> str:
+    """The rendition status the archive's own tools give the fixture (Ghostscript, when this
+    machine has a usable one, embeds the font the lossless path cannot)."""
+    if key == "pdf-vietnamese-unembedded" and RenditionTools.detect().ghostscript is not None:
+        return "created"
+    return str(EXPECTED[key].status)
+
+
+def test_each_kind_of_document_gets_its_format_validation_and_rendition_in_premis(
+    archive: InProcessArchive, key: str, work: Path
+) -> None:
+    folder = work / "moi-loai"
+    folder.mkdir()
+    fixtures = [fx.FIXTURES_BY_KEY[kind] for kind in KINDS]
+    files = {f.file_name: f.build(folder / f.file_name).read_bytes() for f in fixtures}
+    deposited = Deposited(
+        DOSSIER_CODE.replace("-0001", "-0105"),
+        files,
+        sip := sip_with(work / "sips", DOSSIER_CODE.replace("-0001", "-0105"), files),
+        deposit(archive, key, sip),
+    )
+    stored = Stored.read(archive, deposited)
+    rep1_path = representation_premis_path("rep1")
+    rep1 = parse_xml_bytes(stored.bytes_of(rep1_path), rep1_path).getroot()
+    objects = {
+        obj.findtext("p:storage/p:contentLocation/p:contentLocationValue", namespaces=P): obj
+        for obj in rep1.iterfind("p:object", P)
+    }
+    validations = {linked(e, "source")[0]: outcome(e)[0] for e in stored.events("validation")}
+    normalizations = {linked(e, "source")[0]: outcome(e)[0] for e in stored.events("normalization")}
+    for fixture in fixtures:
+        row = stored.rows[fixture.file_name]
+        premis_id = f"{stored.object_id}/{row.logical_path}"
+        designation = "p:objectCharacteristics/p:format/p:formatDesignation/p:formatName"
+        registry = "p:objectCharacteristics/p:format/p:formatRegistry/p:formatRegistryKey"
+        obj = objects[row.logical_path]
+        assert obj.findtext(registry, namespaces=P) == fixture.pronom_id, fixture.key
+        assert (obj.findtext(designation, namespaces=P) or "").startswith(
+            FORMATS[fixture.format_key].name
+        ), fixture.key
+        if fixture.pdfa_verdict is not None:
+            wanted = "success" if fixture.pdfa_verdict == "valid" else "failure"
+            assert validations[premis_id] == wanted, fixture.key
+        else:
+            assert premis_id not in validations, fixture.key
+        rendition = _expected_rendition(fixture.key)
+        assert row.rendition_status == rendition, (fixture.key, row.rendition_failure)
+        wanted_normalization = {"created": "success", "failed": "failure"}.get(rendition)
+        assert normalizations.get(premis_id) == wanted_normalization, fixture.key
+    assert validate(stored.premis, SchemaName.PREMIS, PREMIS_PATH) == []
+    assert validate(rep1, SchemaName.PREMIS, rep1_path) == []
 
 
 # --- refused deposits ----------------------------------------------------------------------------

@@ -77,6 +77,7 @@ _OFFICE = (
 EXPECTED: dict[str, Expected] = {
     "pdf-vietnamese": Expected(CREATED, ConversionPath.PDF),
     "pdf-helvetica": Expected(FAILED, ConversionPath.PDF, "phông chữ không được nhúng"),
+    "pdf-vietnamese-unembedded": Expected(FAILED, ConversionPath.PDF, "phông chữ không được nhúng"),
     "pdfa-unembedded-font": Expected(FAILED, ConversionPath.PDF, "phông chữ không được nhúng"),
     "pdfa-2b": Expected(NOT_NEEDED, ConversionPath.PDF, "đã là PDF/A-2"),
     "pdfa-scan": Expected(NOT_NEEDED, ConversionPath.PDF, "đã là PDF/A-2"),
@@ -541,6 +542,19 @@ def test_ghostscript_embeds_missing_fonts_and_is_verified(tmp_path: Path) -> Non
     assert result.agents[0].label() == f"Ghostscript {ghostscript.version}"
     assert result.output_path and validate_pdfa(result.output_path, "2b").is_valid_pdfa_2b
     assert page_texts(result.output_path) == page_texts(source)
+
+
+def test_ghostscript_keeps_vietnamese_text_of_a_font_it_must_embed(tmp_path: Path) -> None:
+    """Re-rendered pages are compared by their extracted text, diacritics included."""
+    tools = replace(TOOLS, ghostscript=_ghostscript())
+    source = fx.vietnamese_unembedded_pdf(tmp_path / "giay-bien-nhan.pdf")
+    result = make_rendition(source, identify(source), tmp_path / "out", tools=tools)
+    assert result.status is CREATED, result.reason
+    assert result.path is ConversionPath.PDF_GHOSTSCRIPT
+    assert result.text_proof == "extracted"
+    assert result.output_path and validate_pdfa(result.output_path, "2b").is_valid_pdfa_2b
+    assert page_texts(result.output_path) == page_texts(source)
+    assert "Hồ sơ thủ tục hành chính" in page_texts(result.output_path)[0]
 
 
 def test_verification_catches_what_old_ghostscript_loses(tmp_path: Path) -> None:
