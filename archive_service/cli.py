@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -51,6 +50,7 @@ app.command("verify")(verify)
 app.command("worker")(worker)
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_CONFIGURATION = 2
 
 
 @app.command()
@@ -257,9 +257,16 @@ def _describe_aip(summary: AipSummary) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:  # pragma: no cover - console entry
-    app()
+def main() -> None:
+    """The console entry: a configuration that cannot be used is one message and exit 2."""
+    from archive_service.config import ConfigurationError
+
+    try:
+        app()
+    except ConfigurationError as error:
+        typer.echo(f"Cấu hình không dùng được — {error}", err=True)
+        raise SystemExit(EXIT_CONFIGURATION) from None
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+if __name__ == "__main__":
+    main()

@@ -1,17 +1,23 @@
 """Settings of the archive service: one object, read once.
 
 Sources, strongest first: keyword arguments, ``ARCHIVE_*`` environment variables, the TOML file
-named by ``ARCHIVE_CONFIG_FILE`` (same names without the prefix, in lower case), the defaults.
+named by ``ARCHIVE_CONFIG_FILE`` (same names without the prefix, in lower case; the limits in a
+``[limits]`` table), the defaults.
+
+A configuration that cannot be used — the named file missing or not TOML, a key in it that is no
+setting, a value of the wrong kind — raises ``ConfigurationError`` naming the settings at fault
+(never a secret's value); the ``archive`` command prints it and exits 2.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +26,10 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE_VARIABLE = "ARCHIVE_CONFIG_FILE"
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot be used; the message names each setting and why."""
 
 
 class PackageLimits(BaseSettings):
@@ -181,5 +191,52 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Return the settings, read once per process."""
-    return Settings()
+    """Return the settings, read once per process (``ConfigurationError`` when unusable)."""
+    check_config_file()
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigurationError(describe_invalid(error)) from None
+
+
+def check_config_file() -> None:
+    """The file ``ARCHIVE_CONFIG_FILE`` names, if any, exists, is TOML and holds only settings."""
+    name = os.environ.get(CONFIG_FILE_VARIABLE)
+    if not name:
+        return
+    path = Path(name)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{CONFIG_FILE_VARIABLE}: không có tệp {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"{path}: không đọc được tệp cấu hình TOML: {error}") from None
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    limits = values.get("limits")
+    if isinstance(limits, dict):
+        unknown += [f"limits.{k}" for k in sorted(set(limits) - set(PackageLimits.model_fields))]
+    if unknown:
+        raise ConfigurationError(f"{path}: không có thiết lập nào tên {', '.join(unknown)}")
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """Each invalid setting as ``ARCHIVE_NAME (name): why``, with the value unless secret."""
+    lines = []
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"]]
+        if error.title == PackageLimits.__name__:
+            location = ["limits", *location]
+        if location[0] == "limits" and len(location) > 1:
+            variable = f"ARCHIVE_LIMIT_{location[1].upper()}"
+        else:
+            variable = f"ARCHIVE_{location[0].upper()}"
+        line = f"{variable} ({'.'.join(location)}): {problem['msg']}"
+        if not _secret(location[-1]) and "input" in problem:
+            line += f" (giá trị: {problem['input']!r})"
+        lines.append(line)
+    return "; ".join(lines)
+
+
+def _secret(name: str) -> bool:
+    """Whether a setting's value may hold a secret (a key, a password inside a URL)."""
+    return name.endswith(("_key", "_url")) or "secret" in name or "password" in name

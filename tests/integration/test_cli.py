@@ -201,3 +201,79 @@ def test_config_show_hides_every_secret(tmp_path: Path) -> None:
     shown = json.loads(result.stdout)
     assert shown["database_url"] == "postgresql+psycopg2://archive:***@db:5432/archive"
     assert shown["broker_url"] == "redis://:***@redis:6379/0"
+
+
+def test_config_file_is_read_below_the_environment_and_its_secrets_are_hidden(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "archive.toml"
+    config.write_text(
+        'archive_code = "G09"\n'
+        'database_url = "postgresql+psycopg2://archive:file-s3cret@db:5432/archive"\n'
+        "workers = 3\n"
+        "[limits]\nmax_ratio = 50.0\n",
+        encoding="utf-8",
+    )
+    result = run_archive(
+        "config",
+        "show",
+        env={
+            "ARCHIVE_CONFIG_FILE": str(config),
+            "ARCHIVE_DATA_DIR": str(tmp_path),
+            "ARCHIVE_WORKERS": "5",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout
+    shown = json.loads(result.stdout)
+    assert shown["archive_code"] == "G09"
+    assert shown["database_url"] == "postgresql+psycopg2://archive:***@db:5432/archive"
+    assert shown["workers"] == 5  # the environment is stronger than the file
+    assert shown["limits"]["max_ratio"] == 50.0
+
+
+@pytest.mark.parametrize(
+    ("file_text", "environment", "message"),
+    [
+        (None, {}, "ARCHIVE_CONFIG_FILE: không có tệp"),
+        ('archive_code = "G09\n', {}, "không đọc được tệp cấu hình TOML"),
+        (
+            'databse_url = "sqlite://"\n[limits]\nmax_ratoi = 3\n',
+            {},
+            "databse_url, limits.max_ratoi",
+        ),
+        ('[limits]\nmax_ratio = "abc"\n', {}, "ARCHIVE_LIMIT_MAX_RATIO (limits.max_ratio)"),
+        ("", {"ARCHIVE_WORKERS": "many"}, "ARCHIVE_WORKERS (workers): Input should be"),
+    ],
+    ids=["missing file", "not TOML", "unknown keys", "bad value in file", "bad value in env"],
+)
+def test_a_configuration_that_cannot_be_used_is_one_clear_message(
+    tmp_path: Path, file_text: str | None, environment: dict[str, str], message: str
+) -> None:
+    config = tmp_path / "archive.toml"
+    if file_text is not None:
+        config.write_text(file_text, encoding="utf-8")
+    env = {"ARCHIVE_CONFIG_FILE": str(config), "ARCHIVE_DATA_DIR": str(tmp_path / "data")}
+    for command in (["config", "show"], ["db", "upgrade"]):
+        result = run_archive(*command, env={**env, **environment})
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == ""
+        assert result.stderr.startswith("Cấu hình không dùng được — ")
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing was created on the way
+
+
+def test_an_invalid_secret_is_named_but_its_value_never_shown(tmp_path: Path) -> None:
+    result = run_archive(
+        "config",
+        "show",
+        env={"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_S3_SECRET_KEY": "", "ARCHIVE_TSA_URL": ""},
+    )
+    assert result.returncode == 0, result.stderr  # empty values are valid: nothing to report
+    config = tmp_path / "archive.toml"
+    config.write_text('database_url = ["postgresql://u:list-s3cret@db/x"]\n', encoding="utf-8")
+    result = run_archive("config", "show", env={"ARCHIVE_CONFIG_FILE": str(config)})
+    assert result.returncode == 2
+    assert "ARCHIVE_DATABASE_URL (database_url)" in result.stderr
+    assert "s3cret" not in result.stderr

@@ -108,6 +108,12 @@ def test_a_dossier_goes_in_over_http_and_comes_back_exactly(
     # the search finds it
     found = depositor.get("/api/v1/dossiers", params={"q": "kết hôn"}).json()
     assert [item["dossier_code"] for item in found["items"]] == [DOSSIER_CODE]
+    # an identity number in a query is answered, and never written to the server's log
+    by_number = depositor.get("/api/v1/dossiers", params={"q": "038090001234"})
+    assert by_number.status_code == 200
+    assert "038090001234" not in by_number.text
+    assert "038090001234" not in server.log()
+    assert "/api/v1/dossiers?q=0380******34 " in server.log()  # logged, masked
 
     # the AIP, streamed into a file, unpacked and checked
     target = tmp_path / "aip.zip"

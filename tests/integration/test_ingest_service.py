@@ -37,7 +37,7 @@ from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.ingest.pipeline import BUSY_DOSSIER_SECONDS
 from archive_service.ingest.service import DepositService
 from archive_service.integrity.models import AuditEntry
-from archive_service.packages.aip_reader import read_aip_object
+from archive_service.packages.aip_reader import AipSummary, read_aip_object
 from archive_service.packages.mets import VN_TZ
 from archive_service.packages.problems import PackageInvalid
 from archive_service.packages.sip_builder import build_sip
@@ -372,6 +372,50 @@ def test_an_archived_dossier_code_is_refused_unless_supplement_which_adds_a_vers
     assert recorded_for_second and recorded_for_second <= set(v2_events[len(v1_events) :])
     assert {agent.identifier for agent in v1.agents} <= {agent.identifier for agent in v2.agents}
     assert len(set(v2_events)) == len(v2_events)
+
+
+def test_a_replacement_makes_a_version_holding_only_what_it_carries(
+    service: DepositService,
+    depositor: Principal,
+    tmp_path: Path,
+    database: Database,
+    repository: OcflRepository,
+) -> None:
+    first = deposit(service, depositor, supplement_zip(tmp_path / "v1", "NEW", documents=3))
+    assert wait_final(service, depositor, first.deposit_id).status is DepositStatus.ARCHIVED
+    second = deposit(service, depositor, supplement_zip(tmp_path / "v2", "REPLACEMENT", 2))
+    view = wait_final(service, depositor, second.deposit_id)
+
+    assert (view.status, view.aip_version) == (DepositStatus.ARCHIVED, "v2")
+    with database.session() as session:
+        dossier = session.scalars(select(Dossier)).one()
+        documents = session.scalars(select(Document)).all()
+    assert (dossier.aip_version, len(documents), dossier.total_doc) == ("v2", 2, 2)
+    v1 = read_aip_object(repository, dossier.aip_object_id, "v1")
+    v2 = read_aip_object(repository, dossier.aip_object_id)
+    assert v2.record_status == "REPLACEMENT"
+
+    def data_files(summary: AipSummary) -> set[str]:
+        return {
+            file.path
+            for representation in summary.representations
+            if representation.name == "rep1"
+            for file in representation.files
+            if "/data/" in file.path
+        }
+
+    dropped = data_files(v1) - data_files(v2)
+    assert len(data_files(v1)) == 3 and len(data_files(v2)) == 2 and len(dropped) == 1
+    head_state = repository.inventory(dossier.aip_object_id)["versions"]["v2"]["state"]
+    head_paths = {path for paths in head_state.values() for path in paths}
+    assert data_files(v2) <= head_paths
+    for path in dropped:  # gone from the head, still readable in the version that had it
+        assert path not in head_paths
+        with repository.open(dossier.aip_object_id, path, version="v1") as stream:
+            assert stream.read(5) == b"%PDF-"
+    assert [e.identifier for e in v2.events][: len(v1.events)] == [e.identifier for e in v1.events]
+    assert_stored_objects_match_storage(database, repository, dossier.aip_object_id)
+    assert_valid_ocfl(service.settings, objects=1)
 
 
 def test_two_new_deposits_of_one_dossier_code_archive_it_once(
