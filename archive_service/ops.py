@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from archive_service import __version__
@@ -28,11 +28,26 @@ router = APIRouter(tags=["ops"])
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ok", "version": "0.1.0"}]}
+    )
+
     status: str
     version: str
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "checks": {"database": "ok", "storage": "ok", "broker": IN_PROCESS},
+                }
+            ]
+        }
+    )
+
     status: str
     checks: dict[str, str]
 

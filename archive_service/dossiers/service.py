@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any, BinaryIO, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -104,8 +104,32 @@ class DossierSummary(_View):
     aip_version: str = Field(examples=["v1"])
 
 
+_SUMMARY_EXAMPLE: dict[str, JsonValue] = {
+    "dossier_code": "000.00.19.H56-240610-0001",
+    "agency_id": "000.00.19.H56",
+    "title": "Hồ sơ đăng ký kết hôn của ông Nguyễn Văn A và bà Trần Thị B",
+    "file_code": "LTDT.000.00.19.H56.2024.240610-0001",
+    "procedure_code": "1.000894",
+    "procedure_name": "Đăng ký kết hôn",
+    "sector_code": "HT",
+    "final_status": "returned",
+    "received_at": "2024-06-10T08:00:00+07:00",
+    "settled_at": "2024-06-12T10:30:00+07:00",
+    "archived_at": "2024-06-12T10:31:05+07:00",
+    "total_doc": 4,
+    "aip_version": "v1",
+}
+
+
 class DossierPage(_View):
     """One page of search results and how many there are in all."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"items": [_SUMMARY_EXAMPLE], "total": 1, "page": 1, "page_size": 20}]
+        },
+    )
 
     items: list[DossierSummary]
     total: int

@@ -181,10 +181,35 @@ async def create_deposit(
     return DepositAccepted(deposit_id=receipt.deposit_id, status=receipt.status, received=received)
 
 
+#: A deposit at its end, as ``GET /api/v1/deposits/{id}`` shows it (the OpenAPI example).
+DEPOSIT_STATUS_EXAMPLE = {
+    "deposit_id": "5b0f8c1e-2a43-4c77-9d1e-6f3b2a8c9d10",
+    "agency_id": "000.00.19.H56",
+    "kind": "zip",
+    "status": "archived",
+    "final": True,
+    "sha256": "9f2c4d0b7e1a35c8f6d2e9b4a1c7f3e8d5b2a9c6e3f0d7a4b1c8e5f2a9d6c3e41a",
+    "size": 524288,
+    "dossier_code": "000.00.19.H56-240610-0001",
+    "record_status": "NEW",
+    "aip_version": "v1",
+    "problems": [],
+    "attempts": 1,
+    "failure_reason": None,
+    "received_at": "2024-06-12T08:30:00Z",
+    "updated_at": "2024-06-12T08:30:04Z",
+    "finished_at": "2024-06-12T08:30:04Z",
+    "next_attempt_at": None,
+}
+
+
 @router.get(
     "/{deposit_id}",
     summary="Status of a deposit",
-    responses=error_responses(401, 404),
+    responses={
+        200: {"content": {"application/json": {"example": DEPOSIT_STATUS_EXAMPLE}}},
+        **error_responses(401, 404),
+    },
 )
 async def get_deposit(
     principal: CurrentPrincipal,

@@ -208,3 +208,32 @@ def test_the_openapi_document_shows_the_deposit_body_and_the_error_shape(
     assert conflict["example"]["error"]["code"] == "DUPLICATE_DOSSIER"
     assert "ErrorResponse" in json.dumps(conflict["schema"])
     assert archive.client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [
+        ("/api/v1/deposits", "post", "202"),
+        ("/api/v1/deposits/{deposit_id}", "get", "200"),
+        ("/api/v1/dossiers", "get", "200"),
+        ("/api/v1/dossiers/{dossier_code}", "get", "200"),
+        ("/healthz", "get", "200"),
+        ("/readyz", "get", "200"),
+    ],
+)
+def test_every_json_answer_of_the_deposit_api_has_an_example(
+    archive: InProcessArchive, path: str, method: str, status: str
+) -> None:
+    document = archive.client.get("/openapi.json").json()
+    content = document["paths"][path][method]["responses"][status]["content"]["application/json"]
+    if "example" in content:
+        example = content["example"]
+    else:
+        name = content["schema"]["$ref"].rsplit("/", 1)[-1]
+        schema = document["components"]["schemas"][name]
+        example = schema.get("examples", [None])[0] or {
+            key: prop["examples"][0]
+            for key, prop in schema["properties"].items()
+            if "examples" in prop
+        }
+    assert isinstance(example, dict) and example

@@ -176,6 +176,14 @@ def test_help_texts(command: list[str]) -> None:
     assert "Usage" in result.stdout
 
 
+def test_serve_listens_on_localhost_port_8000_unless_told_otherwise() -> None:
+    result = run_archive("serve", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "--host <str> address to listen on [default: 127.0.0.1]" in text
+    assert "--port <int> port to listen on [default: 8000]" in text
+
+
 def test_fixture_sample_is_valid_with_warnings_only(tmp_path: Path) -> None:
     folder = next(FIXTURE_SIP.iterdir())
     copy = tmp_path / folder.name

@@ -64,6 +64,18 @@ def upload_chunks(path: Path) -> Iterator[bytes]:
 def test_a_dossier_goes_in_over_http_and_comes_back_exactly(
     server: ArchiveServer, tmp_path: Path
 ) -> None:
+    # the first run printed the address and a first admin key, which works
+    started = server.log()
+    assert f" on {server.base_url} (data: " in started
+    first_keys = [
+        line.rsplit(": ", 1)[1]
+        for line in started.splitlines()
+        if line.startswith("Khóa API quản trị đầu tiên (chỉ hiện một lần): ")
+    ]
+    assert len(first_keys) == 1
+    assert server.client(first_keys[0]).get("/api/v1/dossiers").status_code == 200
+    assert server.client("not-" + first_keys[0]).get("/api/v1/dossiers").status_code == 401
+
     sip = make_sip_zip(tmp_path, documents=DOCUMENTS)
     originals = sip_documents(sip)
     assert len(originals) == DOCUMENTS

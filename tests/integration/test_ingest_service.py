@@ -36,6 +36,7 @@ from archive_service.ingest.lease import claim
 from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.ingest.pipeline import BUSY_DOSSIER_SECONDS
 from archive_service.ingest.service import DepositService
+from archive_service.ingest.views import DepositReceipt
 from archive_service.integrity.models import AuditEntry
 from archive_service.packages.aip_reader import AipSummary, read_aip_object
 from archive_service.packages.mets import VN_TZ
@@ -241,6 +242,44 @@ def test_the_same_sip_sent_twice_at_once_makes_one_deposit_and_one_dossier(
     counts = catalogue_counts(database)
     assert (counts["deposits"], counts["dossiers"]) == (1, 1)
     assert_valid_ocfl(service.settings, objects=1)
+    assert staging_entries(service.settings) == []
+
+
+@pytest.mark.parametrize("same_sip", [True, False], ids=["same SIP", "another SIP"])
+def test_one_idempotency_key_sent_twice_at_once_makes_one_deposit(
+    service: DepositService,
+    depositor: Principal,
+    sip: Path,
+    tmp_path: Path,
+    database: Database,
+    same_sip: bool,
+) -> None:
+    other = sip if same_sip else sip_zip(tmp_path / "other", documents=2)
+    staged = [stage(service.settings, path) for path in (sip, other)]
+    barrier = threading.Barrier(2)
+    receipts: list[DepositReceipt] = []
+    refusals: list[IdempotencyKeyReused] = []
+
+    def send(index: int) -> None:
+        barrier.wait()
+        try:
+            receipts.append(service.register_zip(depositor, staged[index], idempotency_key="k-1"))
+        except IdempotencyKeyReused as refused:
+            refusals.append(refused)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    (first,) = [receipt for receipt in receipts if receipt.created]
+    if same_sip:  # the second is answered with the first
+        assert [r.deposit_id for r in receipts] == [first.deposit_id] * 2 and not refusals
+    else:  # the second is refused, naming the deposit that holds the key
+        assert len(receipts) == 1 and [r.deposit_id for r in refusals] == [first.deposit_id]
+    assert wait_final(service, depositor, first.deposit_id).status is DepositStatus.ARCHIVED
+    assert catalogue_counts(database)["deposits"] == 1
     assert staging_entries(service.settings) == []
 
 
@@ -501,6 +540,11 @@ def test_a_lasting_storage_failure_fails_the_deposit_and_leaves_nothing_visible(
 
     assert (view.status, view.attempts) == (DepositStatus.FAILED, settings.max_attempts)
     assert view.failure_reason is not None and "storage unreachable" in view.failure_reason
+    retries = [
+        d["retry_in"] for _, d in audit_actions(database, receipt.deposit_id) if "retry_in" in d
+    ]
+    first = settings.retry_delay_seconds  # each retry waits twice as long as the one before
+    assert retries == [first * 2**n for n in range(settings.max_attempts - 1)]
     counts = catalogue_counts(database)
     assert (counts["dossiers"], counts["stored_objects"], counts["premis_events"]) == (0, 0, 0)
     assert storage_objects(settings) == []
