@@ -45,6 +45,7 @@ from archive_service.integrity.audit_api import router as audit_router
 from archive_service.integrity.checkpoint_schedule import start_checkpoint_background
 from archive_service.integrity.fixity_api import router as fixity_router
 from archive_service.integrity.fixity_api import start_fixity_background
+from archive_service.integrity.replica_schedule import start_replica_background
 from archive_service.metrics import router as metrics_router
 from archive_service.ops import router as ops_router
 from archive_service.security.models import ApiKey, Role
@@ -92,11 +93,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await anyio.to_thread.run_sync(dispatcher.start, deposits)
         stop_fixity = start_fixity_background(app)
         stop_checkpoints = start_checkpoint_background(settings, database, repository.store)
+        stop_replica = start_replica_background(settings, database, repository.store)
         stop_recompute = start_recompute_background(app)
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(stop_recompute)
+            await anyio.to_thread.run_sync(stop_replica)
             await anyio.to_thread.run_sync(stop_checkpoints)
             await anyio.to_thread.run_sync(stop_fixity)
             await anyio.to_thread.run_sync(dispatcher.close)

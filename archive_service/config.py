@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     replica_s3_secret_key: SecretStr | None = None
     replica_s3_region: str | None = None
     replica_s3_secure: bool = Field(False, description="use HTTPS to reach the replica's S3")
+    replica_sync_seconds: float = Field(
+        900,
+        ge=0,
+        description="how often new stored objects are copied to the replica (in-process on the "
+        "embedded default, Celery beat with a broker); 0: only by `archive replica sync`",
+    )
     virus_scanner: Literal["none", "clamscan", "clamd"] = Field(
         "none", description="virus check of deposited files: none, clamscan or clamd (ClamAV)"
     )

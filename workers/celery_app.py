@@ -1,5 +1,6 @@
 """The Celery application: broker from the settings, tasks in ``workers.tasks`` (deposits,
-audit checkpoints) and ``workers.fixity_tasks``, and the beat schedule of the periodic ones
+audit checkpoints), ``workers.fixity_tasks`` and ``workers.replica_tasks``, and the beat
+schedule of the periodic ones
 (run one ``celery -A workers.celery_app beat`` process per archive).
 
 Delivery is at-least-once and the task body is idempotent: a task is acknowledged only after it
@@ -16,11 +17,12 @@ from celery import Celery
 
 from archive_service.config import Settings, get_settings
 from archive_service.integrity.fixity_service import TASK_FIXITY_TICK
+from archive_service.integrity.replica_schedule import TASK_REPLICA_SYNC, replica_scheduled
 
 TASK_PROCESS_DEPOSIT = "archive.process_deposit"
 TASK_AUDIT_CHECKPOINT = "archive.audit_checkpoint"
 
-TASK_MODULES = ["workers.tasks", "workers.fixity_tasks"]
+TASK_MODULES = ["workers.tasks", "workers.fixity_tasks", "workers.replica_tasks"]
 
 
 class BrokerNotConfigured(RuntimeError):
@@ -45,8 +47,9 @@ def configure_celery(app: Celery, settings: Settings) -> Celery:
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Periodic tasks: a fixity tick and an audit checkpoint, each at its configured interval."""
-    return {
+    """Periodic tasks: a fixity tick, an audit checkpoint and, with a replica, its sync — each at
+    its configured interval."""
+    schedule: dict[str, dict[str, Any]] = {
         "fixity-tick": {
             "task": TASK_FIXITY_TICK,
             "schedule": settings.fixity_tick_seconds,
@@ -58,6 +61,13 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "options": {"expires": settings.audit_checkpoint_interval_seconds},
         },
     }
+    if replica_scheduled(settings):
+        schedule["replica-sync"] = {
+            "task": TASK_REPLICA_SYNC,
+            "schedule": settings.replica_sync_seconds,
+            "options": {"expires": settings.replica_sync_seconds},
+        }
+    return schedule
 
 
 def create_celery(settings: Settings) -> Celery:

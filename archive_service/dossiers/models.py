@@ -110,6 +110,9 @@ class StoredObject(Base):
     # Kept by the fixity engine (integrity/fixity.py): the last completed check and its outcome.
     last_checked_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     last_outcome: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
+    # Kept by the replica sync (integrity/repair.py): the SHA-256 the replica was last seen, or
+    # made, to hold for this key; None or another digest: the replica has not caught up.
+    replica_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class PremisEventRecord(Base):

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 
 from archive_service.config import Settings
 from archive_service.db.session import Database
 from archive_service.integrity.checkpoints import run_checkpoint
-from archive_service.integrity.scheduler import FixityScheduler
+from archive_service.integrity.scheduler import run_every
 from archive_service.storage.base import ObjectStore
-
-logger = logging.getLogger(__name__)
 
 
 def start_checkpoint_background(
@@ -22,13 +18,8 @@ def start_checkpoint_background(
     process when no broker is configured (with a broker, beat sends the task); return the stop."""
     if settings.broker_url:
         return lambda: None
-
-    def tick(_stop: threading.Event) -> None:
-        try:
-            run_checkpoint(settings, database, store)
-        except Exception:  # the next tick tries again; the failure must be seen
-            logger.exception("AUDIT CHECKPOINT FAILED")
-
-    clock = FixityScheduler(tick, settings.audit_checkpoint_interval_seconds)
-    clock.start()
-    return clock.stop
+    return run_every(
+        settings.audit_checkpoint_interval_seconds,
+        lambda: run_checkpoint(settings, database, store),
+        "AUDIT CHECKPOINT FAILED",
+    )

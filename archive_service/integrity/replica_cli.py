@@ -1,14 +1,18 @@
-"""``archive replica sync``: bring the replica up to date (run it from cron, like the daily task).
+"""``archive replica sync``: bring the replica up to date now (the service also does it every
+``replica_sync_seconds``: ``replica_schedule.py``).
 
-Every current stored object the replica lacks, or holds with another SHA-256, is copied from the
-primary store after being verified against the SHA-256 recorded at ingest. Exit 0 when the
-replica holds every object; 1 when any copy failed; 2 when no replica is configured (the
-database not migrated: the exit code of ``archive db``).
+Every current stored object the replica is not known to hold (``--full``: every one, each
+looked up on the replica again) is copied from the primary store when the replica lacks it or
+holds other bytes, verified against the SHA-256 recorded at ingest and under the primary's
+retention. Exit 0 when every object visited is on the replica; 1 when any copy
+failed; 2 when no replica is configured (the database not migrated: the exit code of
+``archive db``).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -18,7 +22,14 @@ EXIT_SYNCED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 
 @replica_app.command("sync")
-def sync() -> None:
+def sync(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="look up every object on the replica, not only those not synced yet"
+        ),
+    ] = False,
+) -> None:
     """Copy to the replica every stored object it lacks, verified; exit 1 on any failure."""
     from archive_service.config import get_settings
     from archive_service.db.cli import open_migrated_database
@@ -33,7 +44,7 @@ def sync() -> None:
     database = open_migrated_database(settings)  # says why and exits when not migrated
     try:
         primary = open_archive_repository(settings).store
-        result = sync_replica(database, primary, replica)
+        result = sync_replica(database, primary, replica, full=full)
     finally:
         database.dispose()
     print(f"bản sao: đã chép {result.copied}, đã có sẵn {result.present}, lỗi {len(result.failed)}")

@@ -153,6 +153,22 @@ class FixityScheduler:
             delay = self._interval
 
 
+def run_every(interval: float, work: Callable[[], object], failure: str) -> Callable[[], None]:
+    """Call ``work`` every ``interval`` seconds in a thread of this process (the first time
+    after ``FIRST_TICK_SECONDS`` at most); an exception is logged as ``failure`` with its
+    traceback and the next tick tries again. Returns the stop."""
+
+    def tick(_stop: threading.Event) -> None:
+        try:
+            work()
+        except Exception:  # the next tick tries again; the failure must be seen
+            log.exception(failure)
+
+    clock = FixityScheduler(tick, interval)
+    clock.start()
+    return clock.stop
+
+
 def _scheduled_run_going(database: Database) -> bool:
     with database.read_session() as session:
         going = session.scalar(

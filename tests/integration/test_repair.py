@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,13 +29,19 @@ from archive_service.integrity.fixity_report import fixity_report
 from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.models import AuditEntry
 from archive_service.integrity.repair import open_replica_store, sync_replica
+from archive_service.integrity.replica_schedule import TASK_REPLICA_SYNC
 from archive_service.integrity.scheduler import run_due
 from archive_service.storage.base import ObjectLocked, ObjectStore, Retention, RetentionMode
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.s3 import S3Store
 from tests.conftest import S3_PARAMS
-from tests.integration.api_client import ARCHIVE, archive_environment, run_archive
+from tests.integration.api_client import (
+    ARCHIVE,
+    archive_environment,
+    in_process_archive,
+    run_archive,
+)
 from tests.integration.deposit_setup import make_settings
 from tests.integration.fixity_setup import (
     CODES,
@@ -45,8 +52,10 @@ from tests.integration.fixity_setup import (
     read_bytes,
     stored_keys,
 )
+from tests.integration.test_fixity_api import deposit
 from tests.integration.worker_process import settings_environment
 from tests.s3server.servers import BucketPool, S3Server
+from workers.celery_app import beat_schedule, celery_app
 
 LONG_AGO = timedelta(days=10_000)
 
@@ -302,8 +311,58 @@ def test_the_replica_sync_command_copies_what_the_replica_lacks(
     for key in keys:
         assert replica.stat(key).sha256 == repository.store.stat(key).sha256
 
+    for key in keys:  # the copies carry the primary's lock
+        assert replica.stat(key).retention == repository.store.stat(key).retention
+    assert any(replica.stat(key).retention for key in keys)
+
+    archive_dossiers(settings, database, repository, tmp_path / "more", codes=CODES[1:2])
+    new_keys = stored_keys(database) - keys
+    assert new_keys
+    later = run_archive("replica", "sync", environment=environment)  # only what is new
+    assert f"đã chép {len(new_keys)}, đã có sẵn 0, lỗi 0" in later.stdout
+    keys |= new_keys
+
     lost = sorted(keys)[0]
-    (replica_root / lost).unlink()  # a copy lost on the replica is copied again, only it
-    again = run_archive("replica", "sync", environment=environment)
-    assert f"đã chép 1, đã có sẵn {len(keys) - 1}, lỗi 0" in again.stdout
+    (replica_root / lost).unlink()  # a copy lost on the replica is found by a full sync, only it
+    quick = run_archive("replica", "sync", environment=environment)
+    assert "đã chép 0, đã có sẵn 0, lỗi 0" in quick.stdout
+    full = run_archive("replica", "sync", "--full", environment=environment)
+    assert f"đã chép 1, đã có sẵn {len(keys) - 1}, lỗi 0" in full.stdout
     assert replica.stat(lost).sha256 == repository.store.stat(lost).sha256
+
+
+def test_the_embedded_service_copies_new_objects_to_the_replica_on_its_clock(
+    tmp_path: Path,
+) -> None:
+    replica_root = tmp_path / "replica"
+    with in_process_archive(
+        tmp_path / "data", replica_storage_url=replica_root.as_uri(), replica_sync_seconds=0.2
+    ) as running:
+        deposit(running, tmp_path)
+        keys = stored_keys(running.database)
+        replica = FilesystemStore(replica_root)
+        deadline = time.monotonic() + 60
+        while {info.key for info in replica.list()} != keys or unsynced(running.database):
+            assert time.monotonic() < deadline, "the replica did not catch up"
+            time.sleep(0.1)
+    for key in keys:
+        assert replica.stat(key).sha256 == running.app.state.store.stat(key).sha256
+
+
+def unsynced(database: Database) -> int:
+    """Current objects the replica is not known to hold."""
+    with database.read_session() as session:
+        rows = session.scalars(select(StoredObject)).all()
+    return sum(1 for row in rows if row.replica_sha256 != row.sha256)
+
+
+def test_beat_sends_the_replica_sync_only_when_a_replica_is_configured(tmp_path: Path) -> None:
+    base = {"data_dir": tmp_path, "broker_url": "redis://127.0.0.1:6379/15"}
+    assert "replica-sync" not in beat_schedule(Settings(**base))
+    with_replica = Settings(**base, replica_storage_url="s3://replica", replica_sync_seconds=60)
+    entry = beat_schedule(with_replica)["replica-sync"]
+    assert (entry["task"], entry["schedule"]) == (TASK_REPLICA_SYNC, 60)
+    off = Settings(**base, replica_storage_url="s3://replica", replica_sync_seconds=0)
+    assert "replica-sync" not in beat_schedule(off)
+    celery_app.loader.import_default_modules()  # what a worker imports: TASK_MODULES
+    assert TASK_REPLICA_SYNC in celery_app.tasks

@@ -22,7 +22,9 @@ from sqlalchemy import func, select
 from archive_service.dossiers.models import Document, Dossier, StoredObject
 from archive_service.integrity.audit_verify import verify_database
 from archive_service.integrity.checkpoints import archive_public_key, run_checkpoint
+from archive_service.integrity.repair import sync_replica
 from archive_service.storage.base import ObjectLocked
+from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.s3 import S3Store
 from retention.destruction_xml import NAMESPACE
 from retention.models import DestructionRecord, DisposalProposal
@@ -69,6 +71,8 @@ def archive(tmp_path: Path, s3_server: S3Server, s3_store: S3Store) -> Iterator[
         "s3_access_key": s3_server.access_key,
         "s3_secret_key": s3_server.secret_key,
         "s3_region": s3_server.region,
+        "replica_storage_url": (tmp_path / "replica").as_uri(),  # synced by the test
+        "replica_sync_seconds": 0,
     }
     with in_process_archive(tmp_path / "data", **settings) as running:
         roles = {
@@ -114,6 +118,12 @@ def _recorded(archive: Archive, code: str) -> set[tuple[str, str]]:
                 .where(Dossier.dossier_code == code)
             )
         }
+
+
+def _all_recorded(archive: Archive) -> set[tuple[str, str]]:
+    """``(key, SHA-256)`` of every stored object version the catalogue knows."""
+    with archive.running.database.read_session() as session:
+        return {(row.key, row.sha256) for row in session.scalars(select(StoredObject))}
 
 
 def _error(answer: Any, status: int, code: str) -> None:
@@ -213,6 +223,10 @@ def test_an_expired_dossier_is_destroyed_only_through_the_workflow(archive: Arch
     key, version = next(item for item in versions if "/v1/content/" in item[0])
     with pytest.raises(ObjectLocked):
         store.delete(key, version_id=version, bypass_governance=True)
+    replica = FilesystemStore(Path(settings.replica_storage_url.removeprefix("file://")))
+    synced = sync_replica(database, store, replica)  # copied while held: no hold comes along
+    assert synced.copied > 0 and not synced.failed
+    assert replica.stat(key).sha256 and not replica.stat(key).legal_hold
     refusals = [
         (archive["archivist"], [EXPIRED_CODE], 409, "DOSSIER_HELD"),
         (archive["archivist"], [CURRENT_CODE], 409, "DOSSIER_NOT_DUE"),
@@ -265,8 +279,10 @@ def test_an_expired_dossier_is_destroyed_only_through_the_workflow(archive: Arch
     (item,) = body["items"]
     assert item["status"] == "destroyed" and item["destruction_record_id"] is not None
 
-    # gone from storage (every version), from the database and from search
+    # gone from storage (every version, the replica's copies too), the database and search
     assert list(store.list_versions(prefix)) == []
+    assert list(replica.list_versions(prefix)) == []
+    assert {info.key for info in replica.list()} == {k for k, _ in _all_recorded(archive)}
     assert archive.count(Dossier, dossier_code=EXPIRED_CODE) == 0
     assert archive.count(StoredObject) == len(stored_versions(database, CURRENT_CODE)) + len(
         stored_versions(database, PERMANENT_CODE)

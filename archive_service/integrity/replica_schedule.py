@@ -1,0 +1,56 @@
+"""Replica sync on a clock: in-process on the embedded default, Celery beat otherwise.
+
+Every ``replica_sync_seconds`` (15 minutes by default; 0: never, only ``archive replica sync``)
+the objects stored since the last sync are copied to the replica (``repair.sync_replica``): a
+deposit is on two stores within one interval of being archived. A copy that fails is logged at
+ERROR level and tried again at the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from archive_service.config import Settings
+from archive_service.db.session import Database
+from archive_service.integrity.repair import ReplicaSync, open_replica_store, sync_replica
+from archive_service.integrity.scheduler import run_every
+from archive_service.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+TASK_REPLICA_SYNC = "archive.replica_sync"
+
+
+def replica_scheduled(settings: Settings) -> bool:
+    """Whether a replica is configured and synced on a clock."""
+    return bool(settings.replica_storage_url) and settings.replica_sync_seconds > 0
+
+
+def sync_and_report(database: Database, primary: ObjectStore, replica: ObjectStore) -> ReplicaSync:
+    """One scheduled sync; what could not be copied is logged at ERROR level."""
+    result = sync_replica(database, primary, replica)
+    if result.failed:
+        log.error(
+            "REPLICA SYNC: %d object(s) not copied to the replica (next tick tries again): %s",
+            len(result.failed),
+            ", ".join(result.failed[:5]),
+        )
+    elif result.copied:
+        log.info("replica sync: %d object(s) copied", result.copied)
+    return result
+
+
+def start_replica_background(
+    settings: Settings, database: Database, primary: ObjectStore
+) -> Callable[[], None]:
+    """Sync the replica every ``replica_sync_seconds`` in a thread of this process when no
+    broker is configured (with a broker, beat sends the task); return the stop."""
+    replica = open_replica_store(settings) if replica_scheduled(settings) else None
+    if settings.broker_url or replica is None:
+        return lambda: None
+    return run_every(
+        settings.replica_sync_seconds,
+        lambda: sync_and_report(database, primary, replica),
+        "REPLICA SYNC FAILED",
+    )
