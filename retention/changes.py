@@ -60,6 +60,7 @@ from archive_service.dossiers.models import Dossier
 from archive_service.ingest.models import WRITING_STATUSES, Deposit
 from archive_service.ingest.readback import head_message, read_back_head
 from archive_service.integrity.audit import record_audit
+from archive_service.integrity.fixity_record import waiting_aip_history
 from archive_service.packages.fields import format_date
 from archive_service.security.models import Role
 from archive_service.security.service import Principal
@@ -399,7 +400,8 @@ class RetentionChanges:
                 return change_view(change)
             assert dossier is not None
             object_id = dossier.aip_object_id
-            write_revision(self.repository, self.settings, change, object_id)
+            waiting = waiting_aip_history(session, dossier.id)
+            write_revision(self.repository, self.settings, change, object_id, waiting)
             stored = read_back_head(self.repository, object_id)
             record_revision(session, dossier, change, stored, vietnam_today(now))
             _audit_done(session, change, dossier)

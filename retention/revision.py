@@ -17,6 +17,7 @@ AIP version carries it, and the term is left as it is.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -93,20 +94,27 @@ def change_event(
 
 
 def write_revision(
-    repository: OcflRepository, settings: Settings, change: RetentionChange, object_id: str
+    repository: OcflRepository,
+    settings: Settings,
+    change: RetentionChange,
+    object_id: str,
+    waiting: tuple[Sequence[PremisEvent], Sequence[PremisAgent]] = ((), ()),
 ) -> None:
-    """Store the change as a new version of the dossier's OCFL object, unless it already is."""
+    """Store the change as a new version of the dossier's OCFL object, unless it already is;
+    ``waiting`` events recorded since the last version (fixity checks, repairs) and their agents
+    go into it too, before the change's own event (those already in the AIP are skipped)."""
     message = version_message(change.id)
     if head_message(repository, object_id) == message:
         return
     event, agents = change_event(change, object_id, archive_identity(settings))
+    waiting_events, waiting_agents = waiting
     work_root = settings.staging_dir / "retention"
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root) as work:
         revision = revise_aip(
             lambda path: repository.open(object_id, path),
-            events=[event],
-            agents=agents,
+            events=[*waiting_events, event],
+            agents=[*agents, *waiting_agents],
             at=change.created_at.astimezone(VN_TZ),
             work_dir=Path(work),
             max_xml_bytes=settings.limits.max_xml_bytes,

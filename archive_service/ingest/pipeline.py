@@ -76,6 +76,7 @@ from archive_service.ingest.staging import (
 )
 from archive_service.ingest.status import SYSTEM_ACTOR, change_status
 from archive_service.integrity.audit import record_audit
+from archive_service.integrity.fixity_record import waiting_aip_history
 from archive_service.packages.aip_reader import read_aip_object
 from archive_service.packages.aip_writer import (
     AipTree,
@@ -385,11 +386,23 @@ class _Attempt:
 
     def history(self, target: _Target) -> tuple[tuple[PremisEvent, ...], tuple[PremisAgent, ...]]:
         """The events and agents of the AIP as it stands, which a new version carries on (its
-        PREMIS is the dossier's whole history: earlier deposits, holds, retention changes)."""
+        PREMIS is the dossier's whole history: earlier deposits, holds, retention changes), and
+        the fixity and replication events recorded since (``waiting_aip_history``)."""
         if not target.new_version:
             return (), ()
         current = read_aip_object(self.repository, target.object_id, limits=self.settings.limits)
-        return current.events, current.agents
+        with self.database.read_session() as session:
+            dossier_id = session.scalar(
+                select(Dossier.id).where(Dossier.aip_object_id == target.object_id)
+            )
+            waiting, agents = (
+                waiting_aip_history(session, dossier_id) if dossier_id is not None else ([], [])
+            )
+        known = {agent.identifier for agent in current.agents}
+        return (
+            tuple(_carried_on(current.events, waiting)),
+            (*current.agents, *(agent for agent in agents if agent.identifier not in known)),
+        )
 
     def store(self, tree: AipTree, target: _Target) -> None:
         """Write the AIP as a new version of its OCFL object (committed by the root inventory)."""

@@ -5,8 +5,9 @@ last check, the dossier's PREMIS events, the audit of repairs, and the run's run
 number of objects re-hashed and every failure, by key), plus one ``replication`` event per object
 restored from the replica. Writing a new AIP version for every check would multiply versions
 (and, on S3, locked copies) for no gain, so these events accumulate in the database
-(``premis_events``, shown with the dossier) and ``pending_aip_events`` hands them to whoever
-writes the dossier's next AIP version, which puts them into its PREMIS file.
+(``premis_events``, shown with the dossier) and ``waiting_aip_history`` hands them to whoever
+writes the dossier's next AIP version — a deposit of a ``SUPPLEMENT`` or ``REPLACEMENT``, a hold
+or a retention change — which puts those not yet there into its PREMIS file.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from archive_service.integrity.fixity_targets import DossierGroup
 from archive_service.integrity.repair import RepairResult
 from archive_service.packages.premis import (
     AgentRole,
+    AgentType,
     EventType,
     LinkedAgent,
     Outcome,
+    PremisAgent,
     PremisEvent,
 )
 
@@ -96,9 +99,27 @@ def record_group(
     _add_to_run(session, run_id, checked)
 
 
+def waiting_aip_history(
+    session: Session, dossier_id: int
+) -> tuple[list[PremisEvent], list[PremisAgent]]:
+    """The dossier's fixity and replication events (``pending_aip_events``) and the software
+    agents they name: what the writer of its next AIP version adds to the PREMIS file."""
+    events = pending_aip_events(session, dossier_id)
+    named = dict.fromkeys(link.identifier for event in events for link in event.agents)
+    return events, [_software(identifier) for identifier in named]
+
+
+def _software(identifier: str) -> PremisAgent:
+    """The agent ``<name>/<version>`` of this software, at the version that acted."""
+    name, _, version = identifier.partition("/")
+    return PremisAgent(
+        identifier=identifier, name=name, agent_type=AgentType.SOFTWARE, version=version or None
+    )
+
+
 def pending_aip_events(session: Session, dossier_id: int) -> list[PremisEvent]:
     """Fixity and replication events of a dossier, oldest first, as PREMIS events to write into
-    its next AIP version (identifiers already in an AIP are skipped by the catalogue)."""
+    its next AIP version (the writers skip those an earlier version already carries)."""
     rows = session.scalars(
         select(PremisEventRecord)
         .where(

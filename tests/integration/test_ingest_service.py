@@ -37,6 +37,8 @@ from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.ingest.pipeline import BUSY_DOSSIER_SECONDS
 from archive_service.ingest.service import DepositService
 from archive_service.ingest.views import DepositReceipt
+from archive_service.integrity.fixity import FixityEngine
+from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.models import AuditEntry
 from archive_service.packages.aip_reader import AipSummary, read_aip_object
 from archive_service.packages.mets import VN_TZ
@@ -374,6 +376,17 @@ def test_an_archived_dossier_code_is_refused_unless_supplement_which_adds_a_vers
 ) -> None:
     first = deposit(service, depositor, sip)
     assert wait_final(service, depositor, first.deposit_id).status is DepositStatus.ARCHIVED
+    checked = FixityEngine(database, repository).run(
+        FixityScope.dossier(DOSSIER_CODE), requested_by="auditor"
+    )
+    with database.session() as session:
+        (fixity_event,) = session.scalars(
+            select(PremisEventRecord.event_id).where(
+                PremisEventRecord.event_type == "fixity check",
+                PremisEventRecord.deposit_id.is_(None),
+            )
+        )
+    assert checked.status.value == "passed"
     with pytest.raises(DuplicateDossier) as refused:
         deposit(service, depositor, supplement_zip(tmp_path / "new", "NEW", documents=4))
     assert refused.value.dossier_code == DOSSIER_CODE
@@ -411,6 +424,7 @@ def test_an_archived_dossier_code_is_refused_unless_supplement_which_adds_a_vers
     assert recorded_for_second and recorded_for_second <= set(v2_events[len(v1_events) :])
     assert {agent.identifier for agent in v1.agents} <= {agent.identifier for agent in v2.agents}
     assert len(set(v2_events)) == len(v2_events)
+    assert fixity_event not in v1_events and fixity_event in v2_events  # checked in between
 
 
 def test_a_replacement_makes_a_version_holding_only_what_it_carries(

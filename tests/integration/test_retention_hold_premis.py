@@ -26,6 +26,8 @@ from archive_service.dossiers.models import Dossier, PremisEventRecord, StoredOb
 from archive_service.ingest.dispatch import InProcessDispatcher
 from archive_service.ingest.models import DepositStatus
 from archive_service.ingest.service import DepositService
+from archive_service.integrity.fixity import FixityEngine
+from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.models import AuditEntry
 from archive_service.packages.aip_premis import PREMIS_PATH
 from archive_service.packages.aip_reader import read_aip_object
@@ -597,3 +599,44 @@ def test_a_hold_released_while_the_lock_step_runs_leaves_no_legal_hold_behind(
     assert not hold_row(database, hold.id).active
     for key, version in stored_versions(database, CURRENT_CODE):
         assert not repository.store.stat(key, version_id=version).legal_hold, key
+
+
+def test_fixity_events_recorded_since_the_last_version_go_into_the_next_one(
+    settings: Settings, database: Database, repository: OcflRepository, tmp_path: Path
+) -> None:
+    archive_dossiers(settings, database, repository, tmp_path / "sips", [DossierSpec(CURRENT_CODE)])
+    object_id = object_id_of(database, CURRENT_CODE)
+    engine = FixityEngine(database, repository)
+    for _ in range(2):  # two checks of the dossier: two events in the catalogue, none in v1
+        assert engine.run(FixityScope.dossier(CURRENT_CODE), requested_by="auditor").status
+    with database.read_session() as session:
+        checks = list(
+            session.scalars(
+                select(PremisEventRecord.event_id)
+                .where(
+                    PremisEventRecord.event_type == "fixity check",
+                    PremisEventRecord.deposit_id.is_(None),  # not the read-back at ingest
+                )
+                .order_by(PremisEventRecord.id)
+            )
+        )
+    assert len(checks) == 2
+    v1_events = read_events(premis_of(repository, object_id).getroot())
+    assert not {event.identifier for event in v1_events} & set(checks)
+
+    holds = hold_service(settings, database, repository)
+    placed = holds.place(people(database)["archivist"], CURRENT_CODE, reason="Thanh tra")
+    assert placed.placed_in_aip == "v2"
+    premis = premis_of(repository, object_id).getroot()
+    assert validate(premis, SchemaName.PREMIS, PREMIS_PATH) == []
+    events = list(read_events(premis))
+    fixity = [e for e in events if e.identifier in checks]
+    assert [e.identifier for e in fixity] == checks and all(e.outcome == "success" for e in fixity)
+    agents = {agent.identifier for agent in read_agents(premis)}
+    assert {link.identifier for e in fixity for link in e.agents} <= agents
+    ids = [e.identifier for e in events]
+    assert ids.index(checks[-1]) < ids.index(hold_row(database, placed.id).placed_event_id)
+
+    holds.release(people(database)["archivist"], CURRENT_CODE, placed.id, reason="Xong")
+    ids = [e.identifier for e in read_events(premis_of(repository, object_id).getroot())]
+    assert len(ids) == len(set(ids)) and set(checks) <= set(ids)  # carried on, not repeated
