@@ -37,6 +37,8 @@ _SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SEPARATORS = re.compile(r"[/\\]")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: A control character (Unicode categories Cc and Cs) or a bidirectional override.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(_BIDI_CONTROLS)) + "]")
 _FLAG_ENCRYPTED = 0x1
 _FLAG_UTF8 = 0x800
 
@@ -524,7 +526,7 @@ def _path_problems(name: str, shown: str, where: str, limits: PackageLimits) -> 
 def _bad_path_reason(
     name: str, parts: list[str], absolute: bool, limits: PackageLimits
 ) -> str | None:
-    if any(_is_control(ch) for ch in name):
+    if _CONTROL.search(name):
         return "chứa ký tự điều khiển"
     if len(name) > limits.max_path_length:
         return f"dài {len(name)} ký tự, tối đa {limits.max_path_length}"
@@ -539,15 +541,10 @@ def _bad_path_reason(
     return None
 
 
-def _is_control(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI_CONTROLS
-
-
 def printable(text: str) -> str:
     """``text`` with control characters shown as escapes, safe to put in a message or a log."""
-    return "".join(
-        ch.encode("unicode_escape", "backslashreplace").decode("ascii") if _is_control(ch) else ch
-        for ch in text
+    return _CONTROL.sub(
+        lambda found: found[0].encode("unicode_escape", "backslashreplace").decode("ascii"), text
     )
 
 

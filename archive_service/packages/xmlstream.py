@@ -41,16 +41,17 @@ def write_element(
     ``in_scope`` holds the namespaces the enclosing ``xf.element`` calls declared; unlike
     ``xf.write(element)``, they are not declared again on every element.
     """
-    scope = dict(in_scope or {})
+    scope = in_scope or {}
     new = {prefix: uri for prefix, uri in element.nsmap.items() if scope.get(prefix) != uri}
     indent = "\n" + "  " * depth
     xf.write(indent)
-    with xf.element(element.tag, attributes(element), nsmap=new or None):
+    with xf.element(element.tag, element.attrib, nsmap=new or None):
         if element.text:
             xf.write(element.text)
         children = [child for child in element if isinstance(child.tag, str)]
+        child_scope = {**scope, **new} if new else scope
         for child in children:
-            write_element(xf, child, depth=depth + 1, in_scope={**scope, **new})
+            write_element(xf, child, depth=depth + 1, in_scope=child_scope)
         if children:
             xf.write(indent)
 
