@@ -344,3 +344,16 @@ def test_linked_root_folder_is_refused(tmp_path: Path) -> None:
 def test_printable_escapes_control_characters() -> None:
     assert printable("a\nb\x00c\u202ed") == "a\\nb\\x00c\\u202ed"
     assert printable("Quyết định") == "Quyết định"
+
+
+def test_every_control_character_and_bidi_override_is_escaped_and_nothing_else() -> None:
+    """Over every code point: categories Cc and Cs and the bidirectional overrides are shown
+    as escapes (and refused in names); every other character is left as it is."""
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    wrong = [
+        hex(code)
+        for code in range(0x110000)
+        if (printable(chr(code)) != chr(code))
+        != (unicodedata.category(chr(code)) in ("Cc", "Cs") or chr(code) in bidi)
+    ]
+    assert wrong == []
