@@ -19,7 +19,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cached_property
@@ -292,31 +292,50 @@ class S3Store:
         bypass_governance: bool = False,
     ) -> None:
         validate_new_retention(retention)
-        version_id = self._existing_version(key, version_id)
         body = marshal(_minio_retention(retention))
         headers: _Headers = {"Content-MD5": cast(str, md5sum_hash(body))}
         if bypass_governance:
             headers[_BYPASS] = "true"
-        with _translated(key, access_denied=ObjectLocked):
-            self._raw_request("PUT", key, version_id, headers=headers, body=body, retention=True)
+
+        def request(version: str | None) -> None:
+            with _translated(key, access_denied=ObjectLocked):
+                self._raw_request("PUT", key, version, headers=headers, body=body, retention=True)
+
+        self._on_version(key, version_id, request)
 
     def set_legal_hold(self, key: str, on: bool, *, version_id: str | None = None) -> None:
-        version_id = self._existing_version(key, version_id)
-        with _translated(key):
-            if on:
-                self._client.enable_object_legal_hold(self.bucket, key, version_id)
-            else:
-                self._client.disable_object_legal_hold(self.bucket, key, version_id)
+        def request(version: str | None) -> None:
+            with _translated(key):
+                if on:
+                    self._client.enable_object_legal_hold(self.bucket, key, version)
+                else:
+                    self._client.disable_object_legal_hold(self.bucket, key, version)
+
+        self._on_version(key, version_id, request)
 
     def check(self) -> None:
         with _translated(self.bucket):
             if not self._client.bucket_exists(self.bucket):
                 raise StorageUnavailable(f"bucket {self.bucket} does not exist")
 
-    def _existing_version(self, key: str, version_id: str | None) -> str | None:
-        """The id of the named (or latest) version; ObjectNotFound first, as some servers
-        answer a lock request on a missing key with a 500."""
-        return self.stat(key, version_id=version_id).version_id
+    def _on_version(
+        self, key: str, version_id: str | None, request: Callable[[str | None], None]
+    ) -> None:
+        """Send a lock request for one version of ``key``. Without a version named, the latest
+        is looked up first and named (so the request cannot land on a newer one). With it, the
+        request goes first, and a failure other than a refusal is explained afterwards:
+        ``ObjectNotFound`` when the version does not exist (some servers answer a lock request
+        on a missing key with a 500), else the failure itself."""
+        if version_id is None:
+            request(self.stat(key).version_id)
+            return
+        try:
+            request(version_id)
+        except ObjectLocked:
+            raise
+        except StorageError:
+            self.stat(key, version_id=version_id)  # ObjectNotFound when the version is absent
+            raise
 
     # -- uploads -------------------------------------------------------------------------------
 

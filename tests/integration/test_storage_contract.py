@@ -299,6 +299,13 @@ def test_missing_keys_and_versions_are_not_found(store: ObjectStore) -> None:
         lambda: store.stat("present", version_id="no-such-version"),
         lambda: store.open("present", version_id="no-such-version").__enter__(),
         lambda: store.delete("present", version_id="no-such-version"),
+        lambda: store.set_legal_hold("present", True, version_id="no-such-version"),
+        lambda: store.set_retention(
+            "present", Retention(RetentionMode.GOVERNANCE, later()), version_id="no-such-version"
+        ),
+        lambda: store.set_retention(
+            "absent", Retention(RetentionMode.GOVERNANCE, later()), version_id=result.version_id
+        ),
     ]
     for call in absent:
         with pytest.raises(ObjectNotFound):
