@@ -48,6 +48,7 @@ from archive_service.storage.base import (
     Retention,
     RetentionMode,
 )
+from archive_service.storage.concurrency import each, parallel_requests
 from archive_service.storage.ocfl import OcflRepository
 from retention.clock import add_years, end_of_day, vietnam_today
 from retention.holds import active_hold_count, sync_legal_holds
@@ -174,11 +175,14 @@ def lock_dossier(
         held = has_active_hold(session, dossier.id)
         targets = lock_targets(session, dossier, repository)
     store = repository.store
-    for target in targets:
+
+    def lock(target: ObjectVersion) -> None:
         if wanted is not None:
             lock_object(store, target, wanted)
         if held:
             _set_legal_hold(store, target)
+
+    each(targets, lock, parallel_requests(store))
     if isinstance(store, MetadataBarrier):
         store.sync_metadata()  # every lock durable before the database says they are applied
     if held and not _still_held(database, dossier_code):

@@ -1,7 +1,8 @@
 """Read a committed OCFL version back from storage and prove it holds what its inventory says.
 
 Every key the head version added (its ``vN/`` directory) and every file at the object's root
-(``inventory.json``, its sidecar, the object declaration) is streamed and hashed. Content files
+(``inventory.json``, its sidecar, the object declaration) is streamed and hashed (several at a
+time on a store that serves requests in parallel). Content files
 must hash to their manifest digest, the version's inventory copy to the root inventory's digest,
 and every content file the head version's manifest names must exist. What was read becomes the
 database's record of the object (key, store version id, size, SHA-256): fixity checks compare
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archive_service.storage.base import StorageError
+from archive_service.storage.concurrency import each, parallel_requests
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.streams import sha256_of_stream
 
@@ -71,7 +73,8 @@ def read_back_head(repository: OcflRepository, object_id: str) -> StoredVersion:
     missing = sorted((set(expected) | set(inventories)) - set(keys))
     if missing:
         raise StoredVersionCorrupt(f"OCFL object {object_id!r} {head}: missing {missing[:5]}")
-    stored = tuple(_read(repository, key, expected.get(key)) for key in keys)
+    parallel = parallel_requests(repository.store)
+    stored = tuple(each(keys, lambda key: _read(repository, key, expected.get(key)), parallel))
     root_copy, version_copy = (next(s for s in stored if s.key == key) for key in inventories)
     if root_copy.sha256 != version_copy.sha256:
         raise StoredVersionCorrupt(

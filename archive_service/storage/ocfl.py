@@ -43,6 +43,7 @@ from archive_service.storage.base import (
     StorageError,
     SyncBarrier,
 )
+from archive_service.storage.concurrency import each, parallel_requests
 from archive_service.storage.ocfl_inventory import (
     CONTENT_DIRECTORY,
     INVENTORY_FILE,
@@ -89,6 +90,8 @@ __all__ = [
 ]
 
 MAX_INVENTORY_BYTES = 256 * 1024 * 1024
+#: Content files up to this size are written several at a time (``concurrency``).
+PARALLEL_FILE_BYTES = 1024 * 1024
 
 
 class LayoutMismatch(OcflError):
@@ -317,25 +320,42 @@ class OcflRepository:
         changes: Mapping[str, FileSource],
         manifest: dict[str, list[str]],
     ) -> tuple[list[WrittenContent], dict[str, str]]:
-        """Store the bytes ``manifest`` lacks; return what was written and path → digest."""
+        """Store the bytes ``manifest`` lacks; return what was written and path → digest.
+
+        Small files are written several at a time on a store that serves requests in parallel
+        (``concurrency``); larger ones one at a time, so memory stays bounded. Every write has
+        ended before this returns or raises."""
         root = self.object_root(object_id)
         digests: dict[str, str] = {}
-        stored: dict[str, tuple[str, int]] = {}
+        planned: list[tuple[str, str, FileSource]] = []  # (path, content path, source)
+        declared_planned: dict[str, str] = {}
         for path in sorted(changes):
             source = changes[path]
             declared = source.sha256.lower() if source.sha256 else None
-            if declared is not None and declared in manifest:
+            if declared is not None and (declared in manifest or declared in declared_planned):
                 digests[path] = declared
                 continue
-            content_path = f"{version}/{CONTENT_DIRECTORY}/{path}"
-            key = f"{root}/{content_path}"
-            digest, size = self._put_source(object_id, path, key, source)
+            if declared is not None:
+                declared_planned[declared] = path
+            planned.append((path, f"{version}/{CONTENT_DIRECTORY}/{path}", source))
+
+        def put(item: tuple[str, str, FileSource]) -> tuple[str, int]:
+            path, content_path, source = item
+            return self._put_source(object_id, path, f"{root}/{content_path}", source)
+
+        small = [item for item in planned if _small(item[2])]
+        parallel = parallel_requests(self._store)
+        results = dict(zip([item[0] for item in small], each(small, put, parallel), strict=True))
+        results.update((item[0], put(item)) for item in planned if not _small(item[2]))
+        stored: dict[str, tuple[str, int]] = {}
+        for path, content_path, _source in planned:
+            digest, size = results[path]
             digests[path] = digest
-            if digest in manifest:
-                self._store.delete(key)  # same bytes already held; the digest was not declared
+            if digest in manifest:  # same bytes already held; the digest was not declared
+                self._store.delete(f"{root}/{content_path}")
                 continue
             manifest[digest] = [content_path]
-            stored[digest] = (key, size)
+            stored[digest] = (f"{root}/{content_path}", size)
         written = [
             WrittenContent(
                 key=key,
@@ -552,3 +572,8 @@ def _is_partial_first_version(root: str, key: str) -> bool:
 
 def _json_bytes(value: object) -> bytes:
     return (json.dumps(value, indent=2) + "\n").encode("utf-8")
+
+
+def _small(source: FileSource) -> bool:
+    """Known to be small enough to be written beside others (``PARALLEL_FILE_BYTES``)."""
+    return source.size is not None and source.size <= PARALLEL_FILE_BYTES

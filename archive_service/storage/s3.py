@@ -51,6 +51,7 @@ from archive_service.storage.base import (
     StorageError,
     StorageUnavailable,
 )
+from archive_service.storage.concurrency import S3_PARALLEL_REQUESTS
 from archive_service.storage.validation import (
     check_received,
     normalize_sha256,
@@ -164,6 +165,9 @@ class S3Store:
     be hashed before it is sent, and the part size of multipart uploads. ``server_checksum``
     says whether the server verifies ``x-amz-checksum-sha256`` (some servers ignore it).
     """
+
+    #: Requests sent at once by callers that have many independent ones (``concurrency``).
+    parallel_requests = S3_PARALLEL_REQUESTS
 
     def __init__(
         self,

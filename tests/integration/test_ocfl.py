@@ -22,6 +22,7 @@ import pytest
 from ocfl.layout_0003_hash_and_id_n_tuple import Layout_0003_Hash_And_Id_N_Tuple
 
 from archive_service.storage.base import ChecksumMismatch, ObjectNotFound, ObjectStore
+from archive_service.storage.concurrency import S3_PARALLEL_REQUESTS, parallel_requests
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import (
     InvalidLogicalPath,
@@ -419,6 +420,28 @@ def test_a_stream_failing_in_the_second_file_leaves_v1(backend: Backend) -> None
     assert retry.version == "v2"
     assert read_state(repo)["b-second.bin"] == b"second"
     assert_valid(backend)
+
+
+def test_a_file_failing_among_small_files_written_together_leaves_v1(backend: Backend) -> None:
+    """On S3 the small files of a version are written several at a time: one failing among
+    them still leaves nothing of v2 once every other write has ended."""
+    repo = backend.repo
+    repo.initialize()
+    add(repo, sources(V1_FILES), "v1")
+    changes = {f"small-{n:02}.txt": source(f"small {n}".encode()) for n in range(12)}
+    size = 64 * 1024
+    changes["small-05-breaks.bin"] = FileSource(
+        open=lambda: nullcontext(BreakingStream(size, size // 2)),  # type: ignore[arg-type]
+        size=size,
+    )
+    with pytest.raises(OSError, match="ngắt"):
+        add(repo, changes, "v2")
+    assert repo.head(OBJECT_ID) == "v1"
+    assert version_keys(repo, "v2") == []
+    assert read_state(repo) == V1_FILES
+    assert_valid(backend)
+    expected = 1 if isinstance(backend.store, FilesystemStore) else S3_PARALLEL_REQUESTS
+    assert parallel_requests(backend.store) == expected
 
 
 def test_a_failed_first_version_leaves_no_object(backend: Backend) -> None:
