@@ -28,6 +28,7 @@ import pikepdf
 
 from archive_service import __version__
 from archive_service.formats import verapdf
+from archive_service.formats.local_paths import hide_local_paths
 from archive_service.formats.pdf_structure import VALIDATOR as OWN_VALIDATOR
 from archive_service.formats.pdf_structure import (
     StructureFindings,
@@ -301,6 +302,11 @@ class _Run:
         opinions: list[ValidatorOpinion],
     ) -> PdfaReport:
         claim = self.claim
+        failures = [
+            rule._replace(message=hide_local_paths(rule.message, self.name, self.path))
+            for rule in failures
+        ]
+        not_checked = [hide_local_paths(note, self.name, self.path) for note in not_checked]
         return PdfaReport(
             file_name=self.name,
             claimed_part=claim.part if claim else None,

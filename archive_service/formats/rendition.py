@@ -49,6 +49,7 @@ from archive_service.formats.convert_pdf import (
     open_strict,
 )
 from archive_service.formats.identify import Identification
+from archive_service.formats.local_paths import hide_local_paths
 from archive_service.formats.pdf_structure import unembedded_page_fonts
 from archive_service.formats.pdfa import PdfaReport, PdfaVerdict, validate_pdfa
 from archive_service.formats.tools import detect_tools
@@ -255,9 +256,14 @@ def make_rendition(
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".rendition-") as scratch:
         try:
-            return _render(source, identification, Path(scratch), target, tools, outcome)
+            result = _render(source, identification, Path(scratch), target, tools, outcome)
         except RenditionError as error:
-            return outcome.result(RenditionStatus.FAILED, _reason(identification, error.reason))
+            result = outcome.result(RenditionStatus.FAILED, _reason(identification, error.reason))
+        if result.reason is None:
+            return result
+        draft = Path(scratch) / "draft.pdf"  # any file of the scratch folder
+        shown = hide_local_paths(result.reason, identification.file_name, source, draft)
+        return replace(result, reason=shown)
 
 
 def _render(

@@ -462,6 +462,12 @@ def test_each_kind_of_document_gets_its_format_validation_and_rendition_in_premi
         assert normalizations.get(premis_id) == wanted_normalization, fixture.key
     assert validate(stored.premis, SchemaName.PREMIS, PREMIS_PATH) == []
     assert validate(rep1, SchemaName.PREMIS, rep1_path) == []
+    # what tools said about the files is recorded without the server's scratch paths
+    truncated = stored.rows[fx.FIXTURES_BY_KEY["pdf-truncated"].file_name]
+    assert truncated.rendition_failure and "startxref" in truncated.rendition_failure
+    server_paths = str(archive.settings.data_dir)
+    assert server_paths not in truncated.rendition_failure
+    assert server_paths not in etree.tostring(stored.premis, encoding="unicode")
 
 
 # --- refused deposits ----------------------------------------------------------------------------
