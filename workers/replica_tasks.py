@@ -16,4 +16,5 @@ def replica_sync() -> None:
     service = deposit_service()
     replica = open_replica_store(service.settings)
     if replica is not None:
-        sync_and_report(service.database, open_archive_store(service.settings), replica)
+        store = open_archive_store(service.settings)
+        sync_and_report(service.settings, service.database, store, replica)

@@ -27,11 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import or_, update
-
 from archive_service.config import Settings
-from archive_service.db.session import Database
-from archive_service.dossiers.models import StoredObject
 from archive_service.integrity.fixity_check import (
     CheckResult,
     InventoryDigest,
@@ -39,7 +35,6 @@ from archive_service.integrity.fixity_check import (
     read_newest,
 )
 from archive_service.integrity.fixity_models import RepairOutcome
-from archive_service.integrity.fixity_targets import current_primary_objects
 from archive_service.storage import lockrules
 from archive_service.storage.base import (
     ObjectLocked,
@@ -183,84 +178,3 @@ class ReplicaRepairer:
     def _failed(key: str, detail: str, recheck: CheckResult | None = None) -> RepairResult:
         log.error("fixity repair of %s failed: %s", key, detail)
         return RepairResult(RepairOutcome.FAILED, detail, recheck)
-
-
-@dataclass(frozen=True)
-class ReplicaSync:
-    """What ``sync_replica`` did: objects copied, found already there, and keys that failed."""
-
-    copied: int
-    present: int
-    failed: tuple[str, ...]
-
-    @property
-    def visited(self) -> int:
-        return self.copied + self.present + len(self.failed)
-
-
-#: Objects whose replica state is written to the database in one transaction.
-SYNC_BATCH = 200
-
-
-def sync_replica(
-    database: Database, primary: ObjectStore, replica: ObjectStore, *, full: bool = False
-) -> ReplicaSync:
-    """Bring the replica up to date: every current object it is not known to hold (``full``:
-    every current object) is looked up there and, when absent or different, copied from the
-    primary — verified against the SHA-256 recorded at ingest and under the primary version's
-    retention as it is at that moment. Legal holds are not copied: they come and go on the
-    primary, and a hold left on a replica copy after its release would keep the copy from ever
-    being destroyed; the replica's locks are not extended later either (a copy may become
-    deletable before the primary, never after it). What the replica holds is recorded
-    (``replica_sha256``) as it goes, in batches, so an interrupted sync loses little and the
-    next one starts where it stopped."""
-    query = current_primary_objects()
-    if not full:
-        query = query.where(
-            or_(
-                StoredObject.replica_sha256.is_(None),
-                StoredObject.replica_sha256 != StoredObject.sha256,
-            )
-        )
-    with database.read_session() as session:
-        wanted = [
-            (row.id, row.key, row.version_id, row.sha256, row.size)
-            for row in session.scalars(query.order_by(StoredObject.id))
-        ]
-    copied = present = 0
-    failed: list[str] = []
-    caught_up: list[tuple[int, str]] = []
-    for row_id, key, version_id, sha256, size in wanted:
-        try:
-            if _replica_holds(replica, key, sha256):
-                present += 1
-            else:
-                lock = Protection(Protection.of(primary, key, version_id).retention)
-                copy_verified(primary, replica, key, sha256=sha256, size=size, protection=lock)
-                copied += 1
-            caught_up.append((row_id, sha256))
-        except (StorageError, OSError) as exc:
-            log.error("replica copy of %s failed: %s", key, exc)
-            failed.append(key)
-        if len(caught_up) >= SYNC_BATCH:
-            _record_replica_state(database, caught_up)
-            caught_up = []
-    _record_replica_state(database, caught_up)
-    return ReplicaSync(copied, present, tuple(failed))
-
-
-def _replica_holds(replica: ObjectStore, key: str, sha256: str) -> bool:
-    try:
-        return replica.stat(key).sha256 == sha256
-    except ObjectNotFound:
-        return False
-
-
-def _record_replica_state(database: Database, caught_up: list[tuple[int, str]]) -> None:
-    if not caught_up:
-        return
-    with database.session() as session:
-        session.execute(
-            update(StoredObject),
-            [{"id": row_id, "replica_sha256": sha256} for row_id, sha256 in caught_up],
-        )

@@ -33,7 +33,8 @@ def sync(
     """Copy to the replica every stored object it lacks, verified; exit 1 on any failure."""
     from archive_service.config import get_settings
     from archive_service.db.cli import open_migrated_database
-    from archive_service.integrity.repair import open_replica_store, sync_replica
+    from archive_service.integrity.repair import open_replica_store
+    from archive_service.integrity.replica_sync import SyncBusy, one_sync_at_a_time, sync_replica
     from archive_service.storage.setup import open_archive_repository
 
     settings = get_settings()
@@ -44,7 +45,11 @@ def sync(
     database = open_migrated_database(settings)  # says why and exits when not migrated
     try:
         primary = open_archive_repository(settings).store
-        result = sync_replica(database, primary, replica, full=full)
+        with one_sync_at_a_time(database, settings.data_dir):
+            result = sync_replica(database, primary, replica, full=full)
+    except SyncBusy as busy:
+        print(f"Không đồng bộ được lúc này: {busy}", file=sys.stderr)
+        raise typer.Exit(EXIT_FAILED) from None
     finally:
         database.dispose()
     print(f"bản sao: đã chép {result.copied}, đã có sẵn {result.present}, lỗi {len(result.failed)}")

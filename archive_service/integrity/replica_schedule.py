@@ -1,7 +1,7 @@
 """Replica sync on a clock: in-process on the embedded default, Celery beat otherwise.
 
 Every ``replica_sync_seconds`` (15 minutes by default; 0: never, only ``archive replica sync``)
-the objects stored since the last sync are copied to the replica (``repair.sync_replica``): a
+the objects stored since the last sync are copied to the replica (``replica_sync``): a
 deposit is on two stores within one interval of being archived. A copy that fails is logged at
 ERROR level and tried again at the next tick.
 """
@@ -13,7 +13,13 @@ from collections.abc import Callable
 
 from archive_service.config import Settings
 from archive_service.db.session import Database
-from archive_service.integrity.repair import ReplicaSync, open_replica_store, sync_replica
+from archive_service.integrity.repair import open_replica_store
+from archive_service.integrity.replica_sync import (
+    ReplicaSync,
+    SyncBusy,
+    one_sync_at_a_time,
+    sync_replica,
+)
 from archive_service.integrity.scheduler import run_every
 from archive_service.storage.base import ObjectStore
 
@@ -27,9 +33,17 @@ def replica_scheduled(settings: Settings) -> bool:
     return bool(settings.replica_storage_url) and settings.replica_sync_seconds > 0
 
 
-def sync_and_report(database: Database, primary: ObjectStore, replica: ObjectStore) -> ReplicaSync:
-    """One scheduled sync; what could not be copied is logged at ERROR level."""
-    result = sync_replica(database, primary, replica)
+def sync_and_report(
+    settings: Settings, database: Database, primary: ObjectStore, replica: ObjectStore
+) -> ReplicaSync | None:
+    """One scheduled sync (``None``: another is still running); what could not be copied is
+    logged at ERROR level."""
+    try:
+        with one_sync_at_a_time(database, settings.data_dir):
+            result = sync_replica(database, primary, replica)
+    except SyncBusy:
+        log.info("replica sync skipped: another sync is still running")
+        return None
     if result.failed:
         log.error(
             "REPLICA SYNC: %d object(s) not copied to the replica (next tick tries again): %s",
@@ -51,6 +65,6 @@ def start_replica_background(
         return lambda: None
     return run_every(
         settings.replica_sync_seconds,
-        lambda: sync_and_report(database, primary, replica),
+        lambda: sync_and_report(settings, database, primary, replica),
         "REPLICA SYNC FAILED",
     )

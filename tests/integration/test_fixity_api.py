@@ -27,7 +27,7 @@ from archive_service.integrity.fixity_api import start_fixity_background
 from archive_service.integrity.fixity_models import FixityRun
 from archive_service.integrity.fixity_service import TASK_FIXITY_TICK, FixityService
 from archive_service.integrity.fixity_targets import FixityScope
-from archive_service.integrity.repair import sync_replica
+from archive_service.integrity.replica_sync import sync_replica
 from archive_service.storage.filesystem import FilesystemStore
 from tests.conftest import S3_PARAMS
 from tests.factories import make_sip_zip

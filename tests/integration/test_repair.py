@@ -8,12 +8,14 @@ S3 with Object Lock the damaged version stays, locked, and the repair is a new v
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -28,10 +30,18 @@ from archive_service.integrity.fixity_models import FixityCheck
 from archive_service.integrity.fixity_report import fixity_report
 from archive_service.integrity.fixity_targets import FixityScope
 from archive_service.integrity.models import AuditEntry
-from archive_service.integrity.repair import open_replica_store, sync_replica
+from archive_service.integrity.repair import open_replica_store
 from archive_service.integrity.replica_schedule import TASK_REPLICA_SYNC
+from archive_service.integrity.replica_sync import SyncBusy, one_sync_at_a_time, sync_replica
 from archive_service.integrity.scheduler import run_due
-from archive_service.storage.base import ObjectLocked, ObjectStore, Retention, RetentionMode
+from archive_service.storage.base import (
+    ObjectLocked,
+    ObjectNotFound,
+    ObjectStore,
+    Retention,
+    RetentionMode,
+    StorageUnavailable,
+)
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.s3 import S3Store
@@ -52,6 +62,8 @@ from tests.integration.fixity_setup import (
     read_bytes,
     stored_keys,
 )
+from tests.integration.retention_setup import CURRENT_CODE, DossierSpec, hold_service, people
+from tests.integration.retention_setup import archive_dossiers as archive_retention_dossiers
 from tests.integration.test_fixity_api import deposit
 from tests.integration.worker_process import settings_environment
 from tests.s3server.servers import BucketPool, S3Server
@@ -311,8 +323,10 @@ def test_the_replica_sync_command_copies_what_the_replica_lacks(
     for key in keys:
         assert replica.stat(key).sha256 == repository.store.stat(key).sha256
 
-    for key in keys:  # the copies carry the primary's lock
-        assert replica.stat(key).retention == repository.store.stat(key).retention
+    for key in keys:  # copies of version files carry the primary's lock; root files none
+        locked = re.search(r"/v\d+/", key) is not None
+        wanted = repository.store.stat(key).retention if locked else None
+        assert replica.stat(key).retention == wanted
     assert any(replica.stat(key).retention for key in keys)
 
     archive_dossiers(settings, database, repository, tmp_path / "more", codes=CODES[1:2])
@@ -329,6 +343,62 @@ def test_the_replica_sync_command_copies_what_the_replica_lacks(
     full = run_archive("replica", "sync", "--full", environment=environment)
     assert f"đã chép 1, đã có sẵn {len(keys) - 1}, lỗi 0" in full.stdout
     assert replica.stat(lost).sha256 == repository.store.stat(lost).sha256
+
+
+class UnreadableLock:
+    """The primary store, whose ``stat`` of one key fails (its lock cannot be read)."""
+
+    def __init__(self, inner: ObjectStore, key: str) -> None:
+        self.inner, self.key = inner, key
+
+    def stat(self, key: str, **options: Any) -> Any:
+        if key == self.key:
+            raise StorageUnavailable("stat refused")
+        return self.inner.stat(key, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_replica_follows_new_versions_and_never_gets_an_unlocked_copy_by_mistake(
+    tmp_path: Path, database: Database
+) -> None:
+    settings = make_settings(tmp_path, database.url)
+    repository = OcflRepository(FilesystemStore(tmp_path / "storage"))
+    repository.initialize()
+    spec = DossierSpec(CURRENT_CODE)
+    archive_retention_dossiers(settings, database, repository, tmp_path / "sips", [spec])
+    replica = FilesystemStore(tmp_path / "replica")
+    assert sync_replica(database, repository.store, replica).failed == ()
+
+    # a hold writes v2, which rewrites the object's root inventory: the replica follows
+    holds = hold_service(settings, database, repository)
+    assert holds.place(people(database)["archivist"], CURRENT_CODE, reason="Thanh tra").active
+    new_keys = sorted(key for key in stored_keys(database) if "/v2/" in key)
+    assert new_keys
+    unreadable = UnreadableLock(repository.store, new_keys[0])
+    second = sync_replica(database, unreadable, replica)  # type: ignore[arg-type]
+    assert second.failed == (new_keys[0],)  # not copied without its lock, tried again later
+    with pytest.raises(ObjectNotFound):
+        replica.stat(new_keys[0])
+    third = sync_replica(database, repository.store, replica)
+    assert (third.copied, third.failed) == (1, ())
+    for key in stored_keys(database):
+        assert replica.stat(key).sha256 == repository.store.stat(key).sha256
+
+
+def test_only_one_replica_sync_runs_at_a_time(tmp_path: Path, database_url: str) -> None:
+    """A file lock beside the data on SQLite, an advisory lock on PostgreSQL."""
+    database = Database(database_url)
+    try:
+        with one_sync_at_a_time(database, tmp_path):
+            second = one_sync_at_a_time(database, tmp_path)
+            with pytest.raises(SyncBusy):
+                second.__enter__()
+        with one_sync_at_a_time(database, tmp_path):  # free again once the first has ended
+            pass
+    finally:
+        database.dispose()
 
 
 def test_the_embedded_service_copies_new_objects_to_the_replica_on_its_clock(

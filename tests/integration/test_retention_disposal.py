@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from archive_service.dossiers.models import Document, Dossier, StoredObject
 from archive_service.integrity.audit_verify import verify_database
 from archive_service.integrity.checkpoints import archive_public_key, run_checkpoint
-from archive_service.integrity.repair import sync_replica
+from archive_service.integrity.replica_sync import sync_replica
 from archive_service.storage.base import ObjectLocked
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.s3 import S3Store

@@ -1,0 +1,161 @@
+"""Fill the replica: copy to it what it does not hold yet, verified, under the primary's lock.
+
+``sync_replica`` visits the current stored objects the replica is not known to hold
+(``stored_objects.replica_sha256`` differs from the object's SHA-256; ``full``: every current
+object). Each is looked up on the replica and, when absent or different, copied from the
+primary — verified against the SHA-256 recorded at ingest — and recorded as held, in batches,
+so an interrupted sync loses little and the next one starts where it stopped.
+
+**Locks on the copies.** A copy of a file of a version directory (``…/vN/…``, never rewritten)
+carries the retention the primary version has at that moment, when the replica enforces Object
+Lock. The object's root files (``inventory.json``, its sidecar) are rewritten by every new
+version and are never locked on the replica. Legal holds are not copied: they come and go on
+the primary, and a hold left on a copy after its release would keep it from being destroyed.
+A retention extended later on the primary is not extended on the copies: a copy may become
+deletable before the primary, never after it. A primary whose lock cannot be read makes that
+object a failure of this sync (tried again by the next), never an unlocked copy.
+
+**One sync at a time** (``one_sync_at_a_time``): two syncs would copy the same objects twice
+(on a versioned, locked replica: two locked versions). On PostgreSQL a session advisory lock
+guards it across hosts; on SQLite a file lock beside the data, on the one host SQLite serves.
+
+``replica_sha256`` records what *the* replica holds: after pointing
+``ARCHIVE_REPLICA_STORAGE_URL`` at another store, run ``archive replica sync --full``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import or_, text, update
+
+from archive_service.db.session import Database
+from archive_service.dossiers.models import StoredObject
+from archive_service.integrity.fixity_targets import current_primary_objects
+from archive_service.integrity.repair import Protection, copy_verified
+from archive_service.storage import lockrules
+from archive_service.storage.base import ObjectNotFound, ObjectStore, StorageError
+
+log = logging.getLogger(__name__)
+
+#: Objects whose replica state is written to the database in one transaction.
+SYNC_BATCH = 200
+#: Key of the PostgreSQL advisory lock that one sync holds ("ARCHREPL").
+ADVISORY_LOCK_KEY = 0x4152_4348_5245_504C
+LOCK_FILE = "replica-sync.lock"
+_VERSION_DIRECTORY = re.compile(r"/v\d+/")
+
+
+class SyncBusy(Exception):
+    """Another replica sync is running."""
+
+
+@dataclass(frozen=True)
+class ReplicaSync:
+    """What ``sync_replica`` did: objects copied, found already there, and keys that failed."""
+
+    copied: int
+    present: int
+    failed: tuple[str, ...]
+
+
+@contextmanager
+def one_sync_at_a_time(database: Database, lock_dir: Path) -> Iterator[None]:
+    """Hold the replica-sync lock for the block; ``SyncBusy`` when another holds it."""
+    if database.engine.dialect.name == "postgresql":
+        with database.engine.connect() as connection:
+            taken = connection.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
+            if not taken:
+                raise SyncBusy("một lượt đồng bộ bản sao khác đang chạy")
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+        return
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncBusy("một lượt đồng bộ bản sao khác đang chạy") from None
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def sync_replica(
+    database: Database, primary: ObjectStore, replica: ObjectStore, *, full: bool = False
+) -> ReplicaSync:
+    """Bring the replica up to date (see the module text)."""
+    query = current_primary_objects()
+    if not full:
+        query = query.where(
+            or_(
+                StoredObject.replica_sha256.is_(None),
+                StoredObject.replica_sha256 != StoredObject.sha256,
+            )
+        )
+    with database.read_session() as session:
+        wanted = [
+            (row.id, row.key, row.version_id, row.sha256, row.size)
+            for row in session.scalars(query.order_by(StoredObject.id))
+        ]
+    locks = replica.capabilities.object_lock
+    copied = present = 0
+    failed: list[str] = []
+    caught_up: list[tuple[int, str]] = []
+    for row_id, key, version_id, sha256, size in wanted:
+        try:
+            if _replica_holds(replica, key, sha256):
+                present += 1
+            else:
+                lock = _lock_for_copy(primary, key, version_id) if locks else Protection()
+                copy_verified(primary, replica, key, sha256=sha256, size=size, protection=lock)
+                copied += 1
+            caught_up.append((row_id, sha256))
+        except (StorageError, OSError) as exc:
+            log.error("replica copy of %s failed: %s", key, exc)
+            failed.append(key)
+        if len(caught_up) >= SYNC_BATCH:
+            _record_replica_state(database, caught_up)
+            caught_up = []
+    _record_replica_state(database, caught_up)
+    return ReplicaSync(copied, present, tuple(failed))
+
+
+def _lock_for_copy(primary: ObjectStore, key: str, version_id: str) -> Protection:
+    """The primary version's active retention, for a file of a version directory; errors
+    reading it propagate (the object is then a failure of this sync, not an unlocked copy)."""
+    if not _VERSION_DIRECTORY.search(key):
+        return Protection()
+    retention = primary.stat(key, version_id=version_id or None).retention
+    return Protection(retention if lockrules.is_active(retention) else None)
+
+
+def _replica_holds(replica: ObjectStore, key: str, sha256: str) -> bool:
+    try:
+        return replica.stat(key).sha256 == sha256
+    except ObjectNotFound:
+        return False
+
+
+def _record_replica_state(database: Database, caught_up: list[tuple[int, str]]) -> None:
+    if not caught_up:
+        return
+    with database.session() as session:
+        session.execute(
+            update(StoredObject),
+            [{"id": row_id, "replica_sha256": sha256} for row_id, sha256 in caught_up],
+        )
