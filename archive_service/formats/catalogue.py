@@ -325,21 +325,38 @@ def extension_of(name: str) -> str:
     return base.rsplit(".", 1)[-1].lower()
 
 
+_ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 #: Media types that agencies' systems commonly declare for a format besides its registered one
-#: (older or unofficial names, and a container's generic type), by format key.
+#: (older or unofficial names, and the generic type of its container), by format key.
 OTHER_DECLARED_TYPES: dict[str, tuple[str, ...]] = {
     "pdf": ("application/x-pdf",),
     "rtf": ("text/rtf",),
-    "csv": ("text/plain", "application/csv", "application/vnd.ms-excel"),
-    "html": ("application/xhtml+xml",),
+    "doc": ("application/x-ole-storage",),
+    "xls": ("application/x-msexcel", "application/x-excel", "application/x-ole-storage"),
+    "ppt": ("application/x-ole-storage",),
+    "csv": (
+        "text/plain",
+        "text/comma-separated-values",
+        "text/x-csv",
+        "application/csv",
+        "application/x-csv",
+        "application/vnd.ms-excel",
+    ),
+    "html": ("application/xhtml+xml", "application/xml", "text/xml"),
     "jpeg": ("image/jpg", "image/pjpeg"),
     "png": ("image/x-png",),
     "tiff": ("image/x-tiff",),
     "mpeg-ts": ("video/mpeg",),
     "avi": ("video/avi", "video/msvideo"),
-    "mp3": ("audio/mp3",),
-    "aac": ("audio/x-aac", "audio/aacp"),
+    "wmv": ("video/x-ms-asf",),
+    "wma": ("video/x-ms-asf", "audio/x-ms-asf"),
+    "mp3": ("audio/mp3", "audio/x-mp3", "audio/mpeg3", "audio/x-mpeg"),
+    "aac": ("audio/x-aac", "audio/aacp", "audio/x-hx-aac-adts", "audio/vnd.dlna.adts"),
     "m4a": ("audio/aac", "audio/m4a", "audio/x-m4a"),
+    **dict.fromkeys(
+        ("docx", "xlsx", "pptx", "odt", "ods", "odp"),
+        ("application/zip", "application/x-zip-compressed"),
+    ),
 }
 #: Declared types that say nothing about the format.
 UNSPECIFIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
@@ -351,13 +368,24 @@ def media_type_of(declared: str) -> str:
     return declared.split(";", 1)[0].strip().lower()
 
 
+def _types_of(spec: FormatSpec) -> set[str]:
+    return {spec.mime_type, *OTHER_DECLARED_TYPES.get(spec.key, ())}
+
+
 def declared_type_fits(spec: FormatSpec, declared: str | None) -> bool:
     """Whether a declared media type names the format ``spec`` (an unspecific or missing
     declaration names none and so fits any)."""
     media_type = media_type_of(declared or "")
-    if media_type in UNSPECIFIC_TYPES:
-        return True
-    return media_type == spec.mime_type or media_type in OTHER_DECLARED_TYPES.get(spec.key, ())
+    return media_type in UNSPECIFIC_TYPES or media_type in _types_of(spec)
+
+
+def declared_type_names_another_format(spec: FormatSpec, declared: str | None) -> bool:
+    """Whether a declared media type is the type of a format other than ``spec`` — a real
+    contradiction, unlike a type the catalogue does not know at all."""
+    media_type = media_type_of(declared or "")
+    if declared_type_fits(spec, media_type):
+        return False
+    return any(media_type in _types_of(other) for other in _ALL if other.key != spec.key)
 
 
 def formats_with_extension(extension: str) -> list[FormatSpec]:

@@ -27,6 +27,7 @@ from archive_service.formats.catalogue import (
     FormatKind,
     FormatSpec,
     declared_type_fits,
+    declared_type_names_another_format,
     extension_of,
     formats_with_extension,
 )
@@ -34,7 +35,7 @@ from archive_service.formats.containers import inspect_ole, inspect_zip
 from archive_service.formats.pdfa_claim import read_xmp
 from archive_service.formats.signatures import Match
 from archive_service.formats.text import decode_text, text_match
-from archive_service.packages.problems import Problem, ProblemCode
+from archive_service.packages.problems import Problem, ProblemCode, Severity
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 65_535 + 22  # a ZIP end record with the longest comment
@@ -51,10 +52,11 @@ _REASONS = {
 
 
 class IdentificationProblem(NamedTuple):
-    """A (code, message) pair; ``as_problems`` turns it into a package ``Problem``."""
+    """A (code, message, severity); ``as_problems`` turns it into a package ``Problem``."""
 
     code: ProblemCode
     message: str
+    severity: Severity = Severity.ERROR
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,15 @@ class Identification:
 
     @property
     def ok(self) -> bool:
-        """Accepted and named with a fitting extension."""
-        return not self.problems
+        """Accepted and named with a fitting extension and type (warnings aside)."""
+        return not any(problem.severity is Severity.ERROR for problem in self.problems)
 
     def as_problems(self, path: str) -> list[Problem]:
-        """The problems as package problems located at ``path`` (all are errors)."""
-        return [Problem(problem.code, path, problem.message) for problem in self.problems]
+        """The problems as package problems located at ``path``."""
+        return [
+            Problem(problem.code, path, problem.message, severity=problem.severity)
+            for problem in self.problems
+        ]
 
 
 def identify(
@@ -171,7 +176,7 @@ def _judge(match: Match, declared_name: str, declared_type: str | None) -> Ident
     if not extension_ok and spec.key != "empty" and claims_known_format:
         problems.append(_mismatch(declared_name, extension, spec, name))
     if spec.accepted and not declared_type_fits(spec, declared_type):
-        problems.append(_type_mismatch(declared_name, declared_type or "", spec, name))
+        problems.append(_declared_type(declared_name, declared_type or "", spec, name))
     if not spec.accepted and not (spec.key == "unknown" and problems):
         problems.append(_not_accepted(declared_name, spec, name))
     return Identification(
@@ -208,13 +213,20 @@ def _mismatch(file_name: str, extension: str, spec: FormatSpec, name: str) -> Id
     return IdentificationProblem(ProblemCode.FORMAT_MISMATCH, message)
 
 
-def _type_mismatch(
+def _declared_type(
     file_name: str, declared_type: str, spec: FormatSpec, name: str
 ) -> IdentificationProblem:
+    """The type of another format: a mismatch (error); a type the archive does not list: a
+    warning, the identified type being what the AIP records."""
+    said = f"Tệp {file_name}: được khai báo là '{declared_type}' (MIMETYPE trong METS)"
+    if declared_type_names_another_format(spec, declared_type):
+        return IdentificationProblem(
+            ProblemCode.FORMAT_MISMATCH, f"{said} nhưng nội dung là {name} ({spec.mime_type})"
+        )
     return IdentificationProblem(
-        ProblemCode.FORMAT_MISMATCH,
-        f"Tệp {file_name}: được khai báo là '{declared_type}' (MIMETYPE trong METS) nhưng nội "
-        f"dung là {name} ({spec.mime_type})",
+        ProblemCode.FORMAT_DECLARED_TYPE,
+        f"{said}, kiểu không có trong danh mục; nội dung là {name}, ghi là {spec.mime_type}",
+        Severity.WARNING,
     )
 
 

@@ -6,9 +6,10 @@
    could not scan raises ``VirusScanFailed``: the attempt fails and is retried, and the deposit
    fails in the end rather than pass as clean.
 2. **Identification** by content of every document (not of ``.fetch.txt`` references): a content
-   that does not fit the file's extension or its declared media type (METS ``MIMETYPE``; an
-   older name such as ``image/jpg`` is taken, ``application/octet-stream`` claims nothing):
-   ``FORMAT_MISMATCH``; or a format the archive does not
+   that does not fit the file's extension, or whose declared media type (METS ``MIMETYPE``) is
+   that of another format: ``FORMAT_MISMATCH`` (older names such as ``image/jpg`` are taken,
+   ``application/octet-stream`` claims nothing, and a type the catalogue does not list at all
+   is only a ``FORMAT_DECLARED_TYPE`` warning); or a format the archive does not
    accept (``FORMAT_NOT_ACCEPTED`` — password-protected PDFs included: they can be neither
    validated, converted nor preserved) rejects the deposit, naming the file.
 3. For every identified PDF: its **signatures** (integrity, cryptographic verification, and
@@ -115,7 +116,8 @@ class VirusCheck:
 
 @dataclass(frozen=True)
 class FormatReport:
-    """Everything the format checks found; ``problems`` are errors that reject the deposit."""
+    """Everything the format checks found; the errors among ``problems`` reject the deposit,
+    the warnings (a declared media type the archive does not list) are recorded with it."""
 
     documents: tuple[CheckedDocument, ...]
     virus_check: VirusCheck | None  # None: no scanner configured

@@ -78,6 +78,7 @@ class ProblemCode(StrEnum):
     # Content formats (identification by content)
     FORMAT_MISMATCH = "FORMAT_MISMATCH"
     FORMAT_NOT_ACCEPTED = "FORMAT_NOT_ACCEPTED"
+    FORMAT_DECLARED_TYPE = "FORMAT_DECLARED_TYPE"  # warning: a media type the archive does not list
     # Virus check of the package's files
     VIRUS_FOUND = "VIRUS_FOUND"
     VIRUS_SCAN_FAILED = "VIRUS_SCAN_FAILED"

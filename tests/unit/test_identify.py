@@ -100,6 +100,34 @@ def test_a_declared_media_type_naming_the_content_fits(
     assert identify(path, declared_type=declared).ok
 
 
+def test_a_declared_type_the_archive_does_not_list_is_only_a_warning(tmp_path: Path) -> None:
+    path = fx.vietnamese_pdf(tmp_path / "to-khai.pdf")
+
+    found = identify(path, declared_type="application/x-acrobat-document")
+
+    assert found.ok
+    (problem,) = found.problems
+    assert (problem.code, problem.severity) == (ProblemCode.FORMAT_DECLARED_TYPE, Severity.WARNING)
+    assert "'application/x-acrobat-document'" in problem.message
+    assert "ghi là application/pdf" in problem.message
+    (as_problem,) = found.as_problems("representations/rep1/data/a.pdf")
+    assert as_problem.severity is Severity.WARNING
+
+
+@pytest.mark.parametrize(
+    ("key", "declared"),
+    [
+        ("html", "text/xml"),
+        ("csv", "text/comma-separated-values"),
+        ("docx", "application/zip"),
+    ],
+)
+def test_generic_names_systems_send_for_a_format_fit_it(
+    tmp_path: Path, key: str, declared: str
+) -> None:
+    assert identify(fx.build_fixture(tmp_path, key), declared_type=declared).problems == ()
+
+
 def test_older_names_are_taken_only_for_their_own_format(tmp_path: Path) -> None:
     jpeg = fx.jpeg(tmp_path / "anh.jpg")
     csv = fx.csv_file(tmp_path / "bang.csv")
