@@ -22,6 +22,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -203,6 +204,8 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         raise ConfigurationError(describe_invalid(error)) from None
+    except SettingsError as error:  # a list or table value that is not JSON, never echoed
+        raise ConfigurationError(str(error)) from None
 
 
 def check_config_file() -> None:

@@ -252,8 +252,16 @@ def test_config_file_is_read_below_the_environment_and_its_secrets_are_hidden(
         ),
         ('[limits]\nmax_ratio = "abc"\n', {}, "ARCHIVE_LIMIT_MAX_RATIO (limits.max_ratio)"),
         ("", {"ARCHIVE_WORKERS": "many"}, "ARCHIVE_WORKERS (workers): Input should be"),
+        ("", {"ARCHIVE_SIGNATURE_TRUST_ANCHORS": "[bad"}, '"signature_trust_anchors"'),
     ],
-    ids=["missing file", "not TOML", "unknown keys", "bad value in file", "bad value in env"],
+    ids=[
+        "missing file",
+        "not TOML",
+        "unknown keys",
+        "bad value in file",
+        "bad value in env",
+        "list not JSON",
+    ],
 )
 def test_a_configuration_that_cannot_be_used_is_one_clear_message(
     tmp_path: Path, file_text: str | None, environment: dict[str, str], message: str
