@@ -9,7 +9,7 @@ has ended, so a caller that cleans up after a failure never races a request stil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from archive_service.storage.base import ObjectStore
@@ -34,9 +34,12 @@ def each(items: Sequence[Item], work: Callable[[Item], Result], parallel: int = 
     """
     if parallel <= 1 or len(items) <= 1:
         return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(parallel, len(items))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(parallel, len(items)))
+    try:
         futures = [pool.submit(work, item) for item in items]
-    # leaving the pool waited for every call
+        wait(futures)
+    finally:  # interrupted here: the calls not started are dropped, the running ones awaited
+        pool.shutdown(wait=True, cancel_futures=True)
     for future in futures:
         error = future.exception()
         if error is not None:
