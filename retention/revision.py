@@ -112,7 +112,7 @@ def write_revision(
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root) as work:
         revision = revise_aip(
-            lambda path: repository.open(object_id, path),
+            repository.opener(object_id),
             events=[*waiting_events, event],
             agents=[*agents, *waiting_agents],
             at=change.created_at.astimezone(VN_TZ),

@@ -87,7 +87,7 @@ def read_aip_object(
     limits: PackageLimits | None = None,
 ) -> AipSummary:
     """Summary of an AIP stored as an OCFL object (its head, or ``version``)."""
-    return read_aip(lambda path: repository.open(object_id, path, version), limits)
+    return read_aip(repository.opener(object_id, version), limits)
 
 
 def read_aip(open_file: AipOpener, limits: PackageLimits | None = None) -> AipSummary:
