@@ -2,7 +2,8 @@
 
 Everything comes from the database, so the figures are the same whichever process (server,
 Celery worker, CLI) did the work. Fixity counters add up the finished and running runs; gauges
-describe the archive now. The audit trail's gauges come from ``integrity.audit_log``.
+describe the archive now (with a replica, how many objects it still lacks). The audit trail's
+gauges come from ``integrity.audit_log``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from archive_service.dossiers.models import StoredObject
 from archive_service.integrity.audit_log import audit_metrics
 from archive_service.integrity.fixity_models import CheckOutcome, FixityRun, RunStatus
 from archive_service.integrity.fixity_targets import current_primary_objects, last_verified
+from archive_service.integrity.replica_sync import not_on_replica
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DAMAGED = (CheckOutcome.MISMATCH.value, CheckOutcome.MISSING.value)
@@ -61,7 +63,22 @@ def metrics(request: Request) -> PlainTextResponse:
 
 def collect(session: Session, settings: Settings) -> list[Metric]:
     """Every metric family, read from the database."""
-    return [*fixity_metrics(session, settings), *_audit(session)]
+    return [*fixity_metrics(session, settings), *_replica(session, settings), *_audit(session)]
+
+
+def _replica(session: Session, settings: Settings) -> list[Metric]:
+    """With a replica configured: the current objects it is not known to hold yet (the sync's
+    backlog; it should come back to 0 within ``replica_sync_seconds`` of a deposit)."""
+    if not settings.replica_storage_url:
+        return []
+    behind = _objects_where(session, not_on_replica())
+    return [
+        _gauge(
+            "archive_replica_objects_behind",
+            "Current objects the replica is not known to hold yet",
+            behind,
+        )
+    ]
 
 
 def fixity_metrics(session: Session, settings: Settings) -> list[Metric]:

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import or_, text, update
+from sqlalchemy import ColumnElement, or_, text, update
 
 from archive_service.db.session import Database
 from archive_service.dossiers.models import StoredObject
@@ -101,12 +101,7 @@ def sync_replica(
     """Bring the replica up to date (see the module text)."""
     query = current_primary_objects()
     if not full:
-        query = query.where(
-            or_(
-                StoredObject.replica_sha256.is_(None),
-                StoredObject.replica_sha256 != StoredObject.sha256,
-            )
-        )
+        query = query.where(not_on_replica())
     with database.read_session() as session:
         wanted = [
             (row.id, row.key, row.version_id, row.sha256, row.size)
@@ -133,6 +128,13 @@ def sync_replica(
             caught_up = []
     _record_replica_state(database, caught_up)
     return ReplicaSync(copied, present, tuple(failed))
+
+
+def not_on_replica() -> ColumnElement[bool]:
+    """Stored objects the replica is not known to hold (never synced, or other bytes since)."""
+    return or_(
+        StoredObject.replica_sha256.is_(None), StoredObject.replica_sha256 != StoredObject.sha256
+    )
 
 
 def _lock_for_copy(primary: ObjectStore, key: str, version_id: str) -> Protection:

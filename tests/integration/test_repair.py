@@ -64,7 +64,7 @@ from tests.integration.fixity_setup import (
 )
 from tests.integration.retention_setup import CURRENT_CODE, DossierSpec, hold_service, people
 from tests.integration.retention_setup import archive_dossiers as archive_retention_dossiers
-from tests.integration.test_fixity_api import deposit
+from tests.integration.test_fixity_api import deposit, metrics
 from tests.integration.worker_process import settings_environment
 from tests.s3server.servers import BucketPool, S3Server
 from workers.celery_app import beat_schedule, celery_app
@@ -415,6 +415,7 @@ def test_the_embedded_service_copies_new_objects_to_the_replica_on_its_clock(
         while {info.key for info in replica.list()} != keys or unsynced(running.database):
             assert time.monotonic() < deadline, "the replica did not catch up"
             time.sleep(0.1)
+        assert metrics(running)["archive_replica_objects_behind"] == 0
     for key in keys:
         assert replica.stat(key).sha256 == running.app.state.store.stat(key).sha256
 
@@ -424,6 +425,21 @@ def unsynced(database: Database) -> int:
     with database.read_session() as session:
         rows = session.scalars(select(StoredObject)).all()
     return sum(1 for row in rows if row.replica_sha256 != row.sha256)
+
+
+def test_metrics_show_what_the_replica_still_lacks(tmp_path: Path) -> None:
+    replica_root = tmp_path / "replica"
+    with in_process_archive(
+        tmp_path / "data", replica_storage_url=replica_root.as_uri(), replica_sync_seconds=0
+    ) as running:
+        assert metrics(running)["archive_replica_objects_behind"] == 0
+        deposit(running, tmp_path)
+        stored = len(stored_keys(running.database))
+        assert metrics(running)["archive_replica_objects_behind"] == stored
+        sync_replica(running.database, running.app.state.store, FilesystemStore(replica_root))
+        assert metrics(running)["archive_replica_objects_behind"] == 0
+    with in_process_archive(tmp_path / "plain") as running:  # no replica: no such metric
+        assert "archive_replica_objects_behind" not in metrics(running)
 
 
 def test_beat_sends_the_replica_sync_only_when_a_replica_is_configured(tmp_path: Path) -> None:
