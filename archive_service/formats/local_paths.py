@@ -11,13 +11,17 @@ from __future__ import annotations
 import os
 
 
-def hide_local_paths(text: str, shown_name: str, *paths: str | os.PathLike[str]) -> str:
-    """``text`` with each of ``paths`` replaced by ``shown_name`` (a file) and any path below
-    the folders of ``paths`` replaced by its last part."""
-    for path in paths:
-        full = os.fspath(path)
-        text = text.replace(full, shown_name)
-        folder = os.path.dirname(full)
+def hide_local_paths(
+    text: str,
+    file: str | os.PathLike[str],
+    shown_name: str,
+    folders: tuple[str | os.PathLike[str], ...] = (),
+) -> str:
+    """``text`` with ``file`` named ``shown_name``, and any other path in ``file``'s folder or
+    in ``folders`` (a scratch folder) by its last part."""
+    full = os.fspath(file)
+    text = text.replace(full, shown_name)
+    for folder in (os.path.dirname(full), *(os.fspath(other) for other in folders)):
         if folder and folder != os.sep:
-            text = text.replace(folder + os.sep, "")
+            text = text.replace(folder.rstrip(os.sep) + os.sep, "")
     return text

@@ -303,10 +303,10 @@ class _Run:
     ) -> PdfaReport:
         claim = self.claim
         failures = [
-            rule._replace(message=hide_local_paths(rule.message, self.name, self.path))
+            rule._replace(message=hide_local_paths(rule.message, self.path, self.name))
             for rule in failures
         ]
-        not_checked = [hide_local_paths(note, self.name, self.path) for note in not_checked]
+        not_checked = [hide_local_paths(note, self.path, self.name) for note in not_checked]
         return PdfaReport(
             file_name=self.name,
             claimed_part=claim.part if claim else None,

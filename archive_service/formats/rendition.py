@@ -261,8 +261,7 @@ def make_rendition(
             result = outcome.result(RenditionStatus.FAILED, _reason(identification, error.reason))
         if result.reason is None:
             return result
-        draft = Path(scratch) / "draft.pdf"  # any file of the scratch folder
-        shown = hide_local_paths(result.reason, identification.file_name, source, draft)
+        shown = hide_local_paths(result.reason, source, identification.file_name, (scratch,))
         return replace(result, reason=shown)
 
 

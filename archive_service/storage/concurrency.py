@@ -1,7 +1,7 @@
 """Independent requests to one store, several at a time where the store serves them so (S3).
 
 A store says how many requests it usefully serves at once with a ``parallel_requests``
-attribute (S3: ``S3_PARALLEL_REQUESTS``); a store without it (the filesystem store, whose work
+attribute (``S3Store``: 8); a store without it (the filesystem store, whose work
 is local I/O and hashing) gets one at a time, as before. ``each`` returns only once every call
 has ended, so a caller that cleans up after a failure never races a request still running.
 """
@@ -16,9 +16,6 @@ from archive_service.storage.base import ObjectStore
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-
-#: Requests an S3 store is sent at once by one deposit, fixity run or lock step.
-S3_PARALLEL_REQUESTS = 8
 
 
 def parallel_requests(store: ObjectStore) -> int:

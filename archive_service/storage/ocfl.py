@@ -340,7 +340,7 @@ class OcflRepository:
         root = self.object_root(object_id)
         digests: dict[str, str] = {}
         planned: list[tuple[str, str, FileSource]] = []  # (path, content path, source)
-        declared_planned: dict[str, str] = {}
+        declared_planned: set[str] = set()
         for path in sorted(changes):
             source = changes[path]
             declared = source.sha256.lower() if source.sha256 else None
@@ -348,7 +348,7 @@ class OcflRepository:
                 digests[path] = declared
                 continue
             if declared is not None:
-                declared_planned[declared] = path
+                declared_planned.add(declared)
             planned.append((path, f"{version}/{CONTENT_DIRECTORY}/{path}", source))
 
         def put(item: tuple[str, str, FileSource]) -> tuple[str, int]:

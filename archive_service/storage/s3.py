@@ -51,7 +51,6 @@ from archive_service.storage.base import (
     StorageError,
     StorageUnavailable,
 )
-from archive_service.storage.concurrency import S3_PARALLEL_REQUESTS
 from archive_service.storage.validation import (
     check_received,
     normalize_sha256,
@@ -166,8 +165,9 @@ class S3Store:
     says whether the server verifies ``x-amz-checksum-sha256`` (some servers ignore it).
     """
 
-    #: Requests sent at once by callers that have many independent ones (``concurrency``).
-    parallel_requests = S3_PARALLEL_REQUESTS
+    #: Requests sent at once by callers that have many independent ones (``concurrency``):
+    #: one deposit, read-back or lock step.
+    parallel_requests = 8
 
     def __init__(
         self,

@@ -366,6 +366,26 @@ def supplement_zip(directory: Path, record_status: str, documents: int) -> Path:
     return target
 
 
+def archived_as_v2(
+    service: DepositService, depositor: Principal, database: Database, sip: Path, documents: int
+) -> tuple[DepositReceipt, Dossier]:
+    """Deposit ``sip`` as a new version of the archived dossier; it ends ``archived`` as v2 with
+    ``documents`` documents in the catalogue."""
+    receipt = deposit(service, depositor, sip)
+    view = wait_final(service, depositor, receipt.deposit_id)
+    assert (view.status, view.aip_version) == (DepositStatus.ARCHIVED, "v2")
+    with database.session() as session:
+        dossier = session.scalars(select(Dossier)).one()
+        stored_documents = session.scalars(select(Document)).all()
+        session.expunge(dossier)
+    assert (dossier.aip_version, len(stored_documents), dossier.total_doc) == (
+        "v2",
+        documents,
+        documents,
+    )
+    return receipt, dossier
+
+
 def test_an_archived_dossier_code_is_refused_unless_supplement_which_adds_a_version(
     service: DepositService,
     depositor: Principal,
@@ -392,15 +412,10 @@ def test_an_archived_dossier_code_is_refused_unless_supplement_which_adds_a_vers
     assert refused.value.dossier_code == DOSSIER_CODE
     assert staging_entries(service.settings) == []
 
-    second = deposit(service, depositor, supplement_zip(tmp_path / "sup", "SUPPLEMENT", 4))
-    view = wait_final(service, depositor, second.deposit_id)
-
-    assert (view.status, view.aip_version) == (DepositStatus.ARCHIVED, "v2")
+    sip_v2 = supplement_zip(tmp_path / "sup", "SUPPLEMENT", 4)
+    second, dossier = archived_as_v2(service, depositor, database, sip_v2, documents=4)
     with database.session() as session:
-        dossier = session.scalars(select(Dossier)).one()
-        documents = session.scalars(select(Document)).all()
         stored_versions = set(session.scalars(select(StoredObject.aip_version)))
-    assert (dossier.aip_version, len(documents), dossier.total_doc) == ("v2", 4, 4)
     inventory = repository.inventory(dossier.aip_object_id)
     assert sorted(inventory["versions"]) == ["v1", "v2"]
     assert inventory["versions"]["v2"]["message"] == f"deposit {second.deposit_id}"
@@ -436,14 +451,8 @@ def test_a_replacement_makes_a_version_holding_only_what_it_carries(
 ) -> None:
     first = deposit(service, depositor, supplement_zip(tmp_path / "v1", "NEW", documents=3))
     assert wait_final(service, depositor, first.deposit_id).status is DepositStatus.ARCHIVED
-    second = deposit(service, depositor, supplement_zip(tmp_path / "v2", "REPLACEMENT", 2))
-    view = wait_final(service, depositor, second.deposit_id)
-
-    assert (view.status, view.aip_version) == (DepositStatus.ARCHIVED, "v2")
-    with database.session() as session:
-        dossier = session.scalars(select(Dossier)).one()
-        documents = session.scalars(select(Document)).all()
-    assert (dossier.aip_version, len(documents), dossier.total_doc) == ("v2", 2, 2)
+    sip_v2 = supplement_zip(tmp_path / "v2", "REPLACEMENT", 2)
+    _, dossier = archived_as_v2(service, depositor, database, sip_v2, documents=2)
     v1 = read_aip_object(repository, dossier.aip_object_id, "v1")
     v2 = read_aip_object(repository, dossier.aip_object_id)
     assert v2.record_status == "REPLACEMENT"

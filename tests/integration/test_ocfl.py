@@ -22,7 +22,7 @@ import pytest
 from ocfl.layout_0003_hash_and_id_n_tuple import Layout_0003_Hash_And_Id_N_Tuple
 
 from archive_service.storage.base import ChecksumMismatch, ObjectNotFound, ObjectStore
-from archive_service.storage.concurrency import S3_PARALLEL_REQUESTS, parallel_requests
+from archive_service.storage.concurrency import parallel_requests
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import (
     InvalidLogicalPath,
@@ -32,6 +32,7 @@ from archive_service.storage.ocfl import (
     OcflRepository,
 )
 from archive_service.storage.ocfl_layout import HashAndIdNTupleLayout
+from archive_service.storage.s3 import S3Store
 from archive_service.streams import FileSource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -441,7 +442,7 @@ def test_a_file_failing_among_small_files_written_together_leaves_v1(backend: Ba
         size=size,
     )
     assert_v2_fails_leaving_v1(backend, changes)
-    expected = 1 if isinstance(backend.store, FilesystemStore) else S3_PARALLEL_REQUESTS
+    expected = 1 if isinstance(backend.store, FilesystemStore) else S3Store.parallel_requests
     assert parallel_requests(backend.store) == expected
 
 

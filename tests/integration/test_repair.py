@@ -299,12 +299,17 @@ def test_the_replica_comes_from_the_settings(tmp_path: Path) -> None:
     assert isinstance(replica, FilesystemStore) and replica.root == tmp_path / "replica"
 
 
+def filesystem_archive(tmp_path: Path, database: Database) -> tuple[Settings, OcflRepository]:
+    """Settings of an archive on ``tmp_path`` and its OCFL repository on the filesystem."""
+    repository = OcflRepository(FilesystemStore(tmp_path / "storage"))
+    repository.initialize()
+    return make_settings(tmp_path, database.url), repository
+
+
 def test_the_replica_sync_command_copies_what_the_replica_lacks(
     tmp_path: Path, database: Database
 ) -> None:
-    settings = make_settings(tmp_path, database.url)
-    repository = OcflRepository(FilesystemStore(tmp_path / "storage"))
-    repository.initialize()
+    settings, repository = filesystem_archive(tmp_path, database)
     archive_dossiers(settings, database, repository, tmp_path / "sips", codes=CODES[:1])
     keys = stored_keys(database)
     environment = archive_environment(settings.data_dir, settings_environment(settings))
@@ -363,9 +368,7 @@ class UnreadableLock:
 def test_the_replica_follows_new_versions_and_never_gets_an_unlocked_copy_by_mistake(
     tmp_path: Path, database: Database
 ) -> None:
-    settings = make_settings(tmp_path, database.url)
-    repository = OcflRepository(FilesystemStore(tmp_path / "storage"))
-    repository.initialize()
+    settings, repository = filesystem_archive(tmp_path, database)
     spec = DossierSpec(CURRENT_CODE)
     archive_retention_dossiers(settings, database, repository, tmp_path / "sips", [spec])
     replica = FilesystemStore(tmp_path / "replica")

@@ -9,12 +9,12 @@ from archive_service.formats.local_paths import hide_local_paths
 
 def test_the_file_is_named_by_its_document_name_and_scratch_files_by_their_own() -> None:
     copy = Path("/srv/archive/staging/work/d1/copies/0003-to-khai.pdf")
-    draft = Path("/srv/archive/staging/work/d1/out/.rendition-x/draft.pdf")
+    scratch = Path("/srv/archive/staging/work/d1/out/.rendition-x")
     text = (
         f"{copy}: can't find startxref; "
-        f"{draft.parent}/ghostscript.pdf (offset 12): bad xref; {copy} again"
+        f"{scratch}/ghostscript.pdf (offset 12): bad xref; {copy} again"
     )
-    shown = hide_local_paths(text, "240610-0001.3.pdf", copy, draft)
+    shown = hide_local_paths(text, copy, "240610-0001.3.pdf", (scratch,))
     assert shown == (
         "240610-0001.3.pdf: can't find startxref; "
         "ghostscript.pdf (offset 12): bad xref; 240610-0001.3.pdf again"
@@ -23,6 +23,6 @@ def test_the_file_is_named_by_its_document_name_and_scratch_files_by_their_own()
 
 
 def test_text_without_those_paths_is_left_as_it_is() -> None:
-    assert hide_local_paths("no paths here: /etc/x", "a.pdf", Path("/tmp/b.pdf")) == (
+    assert hide_local_paths("no paths here: /etc/x", Path("/tmp/b.pdf"), "a.pdf") == (
         "no paths here: /etc/x"
     )
