@@ -13,20 +13,24 @@ put replaces the key atomically. Changes of one key are serialised by an exclusi
 its directory. The root directory is created by the first put.
 
 A put is durable when it returns (file, rename and new directories flushed), unless it is
-given ``durable=False``: then ``sync(keys)`` is the barrier that flushes a batch of keys with
-one ``fsync`` per file and per directory (``SyncBarrier`` in ``base.py``). Likewise retention
+given ``durable=False``: then ``sync(keys)`` is the barrier that flushes a batch of keys — with
+one ``syncfs`` of the file system on Linux, else one ``fsync`` per file and per directory
+(``SyncBarrier`` in ``base.py``). Likewise retention
 and legal holds set with ``durable=False`` are in force at once and made durable together by
 ``sync_metadata`` (``MetadataBarrier``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import fcntl
 import io
 import os
 import secrets
+import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -260,19 +264,29 @@ class FilesystemStore:
             raise StorageUnavailable(f"sidecar {self._sidecar.directory}: {exc}") from exc
 
     def sync(self, keys: Iterable[str]) -> None:
-        """Make ``keys`` durable: each file flushed once, then each directory entry on the way.
+        """Make ``keys`` durable: the barrier of puts made with ``durable=False``;
+        ``ObjectNotFound`` if a key is absent.
 
-        The barrier of puts made with ``durable=False``; ``ObjectNotFound`` if a key is absent.
+        On Linux one ``syncfs`` of the root's file system flushes every file and directory
+        entry at once (one journal commit instead of one per ``fsync``); elsewhere each file is
+        flushed once, then each directory entry on the way.
         """
-        directories: set[Path] = set()
-        for key in dict.fromkeys(keys):
-            path = self._path(key)
+        paths = {key: self._path(key) for key in keys}
+        for key, path in paths.items():
+            if not path.is_file():
+                raise ObjectNotFound(key)
+        with self._unsynced_lock:
+            created = set(self._unsynced_directories)
+        if _sync_file_system(self.root):
+            with self._unsynced_lock:
+                self._unsynced_directories -= created
+            return
+        for key, path in paths.items():
             try:
                 _fsync_path(path, os.O_RDONLY)
             except (FileNotFoundError, IsADirectoryError) as exc:
                 raise ObjectNotFound(key) from exc
-            directories.add(path.parent)
-        self._sync_directories(directories)
+        self._sync_directories({path.parent for path in paths.values()})
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -480,6 +494,36 @@ def _remove_orphans(directory: Path) -> None:
             (directory / name).unlink(missing_ok=True)
         finally:
             os.close(descriptor)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """libc's ``syncfs`` (Linux), or ``None`` where there is none."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        function = libc.syncfs
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return cast(Callable[[int], int], function)
+
+
+_SYNCFS = _load_syncfs() if sys.platform == "linux" else None
+
+
+def _sync_file_system(directory: Path) -> bool:
+    """Flush the whole file system holding ``directory`` (data, metadata, directory entries);
+    ``False`` where ``syncfs`` is not available. A write-back error raises ``OSError``."""
+    if _SYNCFS is None:
+        return False
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _SYNCFS(descriptor) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs {directory}: {os.strerror(error)}")
+    finally:
+        os.close(descriptor)
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

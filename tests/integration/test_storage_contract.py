@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from minio.error import S3Error
 
+from archive_service.storage import filesystem
 from archive_service.storage.base import (
     ChecksumMismatch,
     ObjectLocked,
@@ -639,17 +640,29 @@ def test_filesystem_without_extended_attributes_keeps_digests_in_records(
     assert fs_store.stat("k").sha256 == sha256(b"bytes")
 
 
-def flushed_paths(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Paths (relative to the root, ``.`` for it) flushed by ``os.fsync`` from now on."""
+def flushed_paths(
+    store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, *, syncfs: bool = False
+) -> list[str]:
+    """Paths (relative to the root, ``.`` for it) flushed by ``os.fsync`` from now on, and
+    ``syncfs .`` for each flush of the whole file system. Without ``syncfs`` the store runs as
+    where that call is missing."""
     flushed: list[str] = []
-    real_fsync = os.fsync
+    real_fsync, real_syncfs = os.fsync, filesystem._SYNCFS
+
+    def relative(descriptor: int) -> str:
+        return os.path.relpath(os.readlink(f"/proc/self/fd/{descriptor}"), store.root)
 
     def fsync(descriptor: int) -> None:
-        path = os.readlink(f"/proc/self/fd/{descriptor}")
-        flushed.append(os.path.relpath(path, store.root))
+        flushed.append(relative(descriptor))
         real_fsync(descriptor)
 
+    def whole_file_system(descriptor: int) -> int:
+        assert real_syncfs is not None
+        flushed.append(f"syncfs {relative(descriptor)}")
+        return real_syncfs(descriptor)
+
     monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(filesystem, "_SYNCFS", whole_file_system if syncfs else None)
     return flushed
 
 
@@ -672,6 +685,24 @@ def test_filesystem_deferred_puts_are_flushed_once_by_the_barrier(
     assert flushed == ["e", "."]  # directories already flushed are not walked up again
     with pytest.raises(ObjectNotFound):
         fs_store.sync(["missing"])
+
+
+@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
+def test_filesystem_barrier_on_linux_is_one_syncfs_of_the_file_system(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed = flushed_paths(fs_store, monkeypatch, syncfs=True)
+    for key in ["a/b/c", "a/b/d", "e"]:
+        fs_store.put(key, io.BytesIO(key.encode()), durable=False)
+    fs_store.sync(["a/b/c", "a/b/d", "e"])
+    assert flushed == ["syncfs ."]
+    # The directories the deferred puts created were flushed too: a durable put beside them
+    # flushes its file and its own directory only.
+    flushed.clear()
+    put_bytes(fs_store, "a/b/f", b"f")
+    assert flushed[1:] == ["a/b"]
+    with pytest.raises(ObjectNotFound):
+        fs_store.sync(["a/b/c", "missing"])
 
 
 def test_filesystem_durable_put_flushes_directories_a_deferred_put_created(
