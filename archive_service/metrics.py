@@ -75,7 +75,7 @@ def _replica(session: Session, settings: Settings) -> list[Metric]:
     return [
         _gauge(
             "archive_replica_objects_behind",
-            "Current objects the replica is not known to hold yet",
+            "Current objects the replica is not known to hold yet, or whose copy's lock is behind",
             behind,
         )
     ]

@@ -1,5 +1,5 @@
 """Tables of retention: holds on dossiers, retention changes, disposal proposals and their items,
-destruction records.
+destruction records, and how far the replica's copies follow the storage locks.
 
 The retention state of a dossier itself (term, disposal date, basis, review status, storage lock)
 lives in columns of ``dossiers`` (``archive_service.dossiers.models.Dossier``).
@@ -230,3 +230,22 @@ class DestructionRecord(Base):
     total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ReplicaRetention(Base):
+    """How far the replica's copy of a stored object follows its dossier's storage lock
+    (``archive_service.integrity.replica_retention``): the copy needs nothing while
+    ``dossiers.locked_until`` is not later than ``retained_until``.
+
+    For a file of a version directory on a replica with Object Lock: the retention date the copy
+    carries (``None``: none). For a root file (never locked on the replica) and on a replica
+    without Object Lock: the dossier's lock date when the sync last looked, nothing being set.
+    """
+
+    __tablename__ = "replica_retention"
+
+    stored_object_id: Mapped[int] = mapped_column(
+        ForeignKey("stored_objects.id", ondelete="CASCADE"), primary_key=True
+    )
+    retained_until: Mapped[datetime | None] = mapped_column(default=None)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

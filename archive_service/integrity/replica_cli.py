@@ -4,9 +4,10 @@
 Every current stored object the replica is not known to hold (``--full``: every one, each
 looked up on the replica again) is copied from the primary store when the replica lacks it or
 holds other bytes, verified against the SHA-256 recorded at ingest and under the primary's
-retention. Exit 0 when every object visited is on the replica; 1 when any copy
-failed; 2 when no replica is configured (the database not migrated: the exit code of
-``archive db``).
+retention; then the copies whose lock is behind the primary's (a retention extended since) are
+extended to it. Exit 0 when every object visited is on the replica under the primary's
+retention; 1 when any copy or extension failed; 2 when no replica is configured (the database
+not migrated: the exit code of ``archive db``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def sync(
     finally:
         database.dispose()
     print(f"bản sao: đã chép {result.copied}, đã có sẵn {result.present}, lỗi {len(result.failed)}")
+    print(f"khóa trên bản sao: đã gia hạn {result.extended}, lỗi {len(result.not_extended)}")
     for key in result.failed:
         print(f"  không chép được: {key}", file=sys.stderr)
-    raise typer.Exit(EXIT_FAILED if result.failed else EXIT_SYNCED)
+    for key in result.not_extended:
+        print(f"  không gia hạn được khóa: {key}", file=sys.stderr)
+    raise typer.Exit(EXIT_SYNCED if result.ok else EXIT_FAILED)

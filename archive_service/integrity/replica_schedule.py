@@ -2,8 +2,9 @@
 
 Every ``replica_sync_seconds`` (15 minutes by default; 0: never, only ``archive replica sync``)
 the objects stored since the last sync are copied to the replica (``replica_sync``): a
-deposit is on two stores within one interval of being archived. A copy that fails is logged at
-ERROR level and tried again at the next tick.
+deposit is on two stores within one interval of being archived, and a retention extended on the
+primary reaches the copies within one interval of being recorded. A copy or an extension that
+fails is logged at ERROR level and tried again at the next tick.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def replica_scheduled(settings: Settings) -> bool:
 def sync_and_report(
     settings: Settings, database: Database, primary: ObjectStore, replica: ObjectStore
 ) -> ReplicaSync | None:
-    """One scheduled sync (``None``: another is still running); what could not be copied is
-    logged at ERROR level."""
+    """One scheduled sync (``None``: another is still running); what could not be copied, or
+    whose retention could not be extended, is logged at ERROR level."""
     try:
         with one_sync_at_a_time(database, settings.data_dir):
             result = sync_replica(database, primary, replica)
@@ -50,8 +51,19 @@ def sync_and_report(
             len(result.failed),
             ", ".join(result.failed[:5]),
         )
-    elif result.copied:
-        log.info("replica sync: %d object(s) copied", result.copied)
+    if result.not_extended:
+        log.error(
+            "REPLICA SYNC: retention of %d replica copy(ies) not extended (next tick tries "
+            "again): %s",
+            len(result.not_extended),
+            ", ".join(result.not_extended[:5]),
+        )
+    if result.copied or result.extended:
+        log.info(
+            "replica sync: %d object(s) copied, %d copy(ies) under a longer retention",
+            result.copied,
+            result.extended,
+        )
     return result
 
 

@@ -1,4 +1,5 @@
-"""Fill the replica: copy to it what it does not hold yet, verified, under the primary's lock.
+"""Fill the replica: copy to it what it does not hold yet, verified, under the primary's lock,
+and keep the copies' locks up with the primary's.
 
 ``sync_replica`` visits the current stored objects the replica is not known to hold
 (``stored_objects.replica_sha256`` differs from the object's SHA-256; ``full``: every current
@@ -11,16 +12,19 @@ carries the retention the primary version has at that moment, when the replica e
 Lock. The object's root files (``inventory.json``, its sidecar) are rewritten by every new
 version and are never locked on the replica. Legal holds are not copied: they come and go on
 the primary, and a hold left on a copy after its release would keep it from being destroyed.
-A retention extended later on the primary is not extended on the copies: a copy may become
-deletable before the primary, never after it. A primary whose lock cannot be read makes that
-object a failure of this sync (tried again by the next), never an unlocked copy.
+A primary whose lock cannot be read makes that object a failure of this sync (tried again by
+the next), never an unlocked copy. The lock each copy carries is recorded
+(``retention.models.ReplicaRetention``), and a retention extended later on the primary is
+extended on the copies by the same sync, after the copying (``replica_retention``: never
+shortened, never a legal hold). A replica without Object Lock gets no lock at all.
 
 **One sync at a time** (``one_sync_at_a_time``): two syncs would copy the same objects twice
 (on a versioned, locked replica: two locked versions). On PostgreSQL a session advisory lock
 guards it across hosts; on SQLite a file lock beside the data, on the one host SQLite serves.
 
-``replica_sha256`` records what *the* replica holds: after pointing
-``ARCHIVE_REPLICA_STORAGE_URL`` at another store, run ``archive replica sync --full``.
+``replica_sha256`` and ``replica_retention`` record what *the* replica holds: after pointing
+``ARCHIVE_REPLICA_STORAGE_URL`` at another store, run ``archive replica sync --full`` (it also
+reads again the lock each copy of a version file carries).
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, or_, text, update
@@ -40,8 +44,15 @@ from archive_service.db.session import Database
 from archive_service.dossiers.models import StoredObject
 from archive_service.integrity.fixity_targets import current_primary_objects
 from archive_service.integrity.repair import Protection, copy_verified
+from archive_service.integrity.replica_retention import (
+    active_until,
+    follow_retention,
+    is_version_file,
+    record_retained,
+    retention_behind,
+)
 from archive_service.storage import lockrules
-from archive_service.storage.base import ObjectNotFound, ObjectStore, StorageError
+from archive_service.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +61,6 @@ SYNC_BATCH = 200
 #: Key of the PostgreSQL advisory lock that one sync holds ("ARCHREPL").
 ADVISORY_LOCK_KEY = 0x4152_4348_5245_504C
 LOCK_FILE = "replica-sync.lock"
-_VERSION_DIRECTORY = re.compile(r"/v\d+/")
 
 
 class SyncBusy(Exception):
@@ -59,11 +69,19 @@ class SyncBusy(Exception):
 
 @dataclass(frozen=True)
 class ReplicaSync:
-    """What ``sync_replica`` did: objects copied, found already there, and keys that failed."""
+    """What ``sync_replica`` did: objects copied, found already there, and keys that failed;
+    copies whose retention was extended to the primary's, and keys whose could not be."""
 
     copied: int
     present: int
     failed: tuple[str, ...]
+    extended: int = 0
+    not_extended: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Every object visited is on the replica, under the primary's retention."""
+        return not self.failed and not self.not_extended
 
 
 @contextmanager
@@ -101,59 +119,85 @@ def sync_replica(
     """Bring the replica up to date (see the module text)."""
     query = current_primary_objects()
     if not full:
-        query = query.where(not_on_replica())
+        query = query.where(copy_behind())
     with database.read_session() as session:
         wanted = [
             (row.id, row.key, row.version_id, row.sha256, row.size)
             for row in session.scalars(query.order_by(StoredObject.id))
         ]
-    locks = replica.capabilities.object_lock
+    locks = replica.capabilities.object_lock  # without Object Lock: no lock to give or follow
     copied = present = 0
     failed: list[str] = []
     caught_up: list[tuple[int, str]] = []
+    carried: dict[int, datetime | None] = {}  # the lock each copy of a version file carries
     for row_id, key, version_id, sha256, size in wanted:
         try:
-            if _replica_holds(replica, key, sha256):
-                present += 1
-            else:
-                lock = _lock_for_copy(primary, key, version_id) if locks else Protection()
-                copy_verified(primary, replica, key, sha256=sha256, size=size, protection=lock)
-                copied += 1
+            was_copied, carries = _bring_over(primary, replica, key, version_id, sha256, size)
+            copied += was_copied
+            present += not was_copied
             caught_up.append((row_id, sha256))
+            if locks and is_version_file(key):
+                carried[row_id] = carries
         except (StorageError, OSError) as exc:
             log.error("replica copy of %s failed: %s", key, exc)
             failed.append(key)
         if len(caught_up) >= SYNC_BATCH:
-            _record_replica_state(database, caught_up)
-            caught_up = []
-    _record_replica_state(database, caught_up)
-    return ReplicaSync(copied, present, tuple(failed))
+            _record_replica_state(database, caught_up, carried)
+            caught_up, carried = [], {}
+    _record_replica_state(database, caught_up, carried)
+    followed = follow_retention(database, primary, replica)
+    return ReplicaSync(copied, present, tuple(failed), followed.extended, followed.failed)
 
 
-def not_on_replica() -> ColumnElement[bool]:
+def copy_behind() -> ColumnElement[bool]:
     """Stored objects the replica is not known to hold (never synced, or other bytes since)."""
     return or_(
         StoredObject.replica_sha256.is_(None), StoredObject.replica_sha256 != StoredObject.sha256
     )
 
 
+def not_on_replica() -> ColumnElement[bool]:
+    """Stored objects the replica has not caught up with: not known to hold them, or holding a
+    copy whose lock is behind its dossier's (``/metrics``: ``archive_replica_objects_behind``)."""
+    return or_(copy_behind(), retention_behind())
+
+
+def _bring_over(
+    primary: ObjectStore, replica: ObjectStore, key: str, version_id: str, sha256: str, size: int
+) -> tuple[bool, datetime | None]:
+    """Copy one object unless the replica holds it; whether it was copied, and the end of the
+    lock its copy carries (``None``: none, or not known)."""
+    held = _replica_copy(replica, key)
+    if held is not None and held.sha256 == sha256:
+        return False, active_until(held.retention)
+    locks = replica.capabilities.object_lock
+    lock = _lock_for_copy(primary, key, version_id) if locks else Protection()
+    copy_verified(primary, replica, key, sha256=sha256, size=size, protection=lock)
+    # A new version carries the lock it is written with; a store without versions may keep the
+    # lock of a copy it held before (``FilesystemStore``): ``follow_retention`` reads it then.
+    return True, active_until(lock.retention) if replica.capabilities.versioning else None
+
+
 def _lock_for_copy(primary: ObjectStore, key: str, version_id: str) -> Protection:
     """The primary version's active retention, for a file of a version directory; errors
     reading it propagate (the object is then a failure of this sync, not an unlocked copy)."""
-    if not _VERSION_DIRECTORY.search(key):
+    if not is_version_file(key):
         return Protection()
     retention = primary.stat(key, version_id=version_id or None).retention
     return Protection(retention if lockrules.is_active(retention) else None)
 
 
-def _replica_holds(replica: ObjectStore, key: str, sha256: str) -> bool:
+def _replica_copy(replica: ObjectStore, key: str) -> ObjectInfo | None:
     try:
-        return replica.stat(key).sha256 == sha256
+        return replica.stat(key)
     except ObjectNotFound:
-        return False
+        return None
 
 
-def _record_replica_state(database: Database, caught_up: list[tuple[int, str]]) -> None:
+def _record_replica_state(
+    database: Database, caught_up: list[tuple[int, str]], carried: dict[int, datetime | None]
+) -> None:
+    """What the replica holds now, and the lock each copy of a version file carries."""
     if not caught_up:
         return
     with database.session() as session:
@@ -161,3 +205,4 @@ def _record_replica_state(database: Database, caught_up: list[tuple[int, str]]) 
             update(StoredObject),
             [{"id": row_id, "replica_sha256": sha256} for row_id, sha256 in caught_up],
         )
+        record_retained(session, carried)

@@ -323,6 +323,8 @@ def test_the_replica_sync_command_copies_what_the_replica_lacks(
     environment["ARCHIVE_REPLICA_STORAGE_URL"] = replica_root.as_uri()
     first = run_archive("replica", "sync", environment=environment)
     assert f"đã chép {len(keys)}, đã có sẵn 0, lỗi 0" in first.stdout
+    # Copies made now carry the primary's lock already: there is nothing to extend.
+    assert "khóa trên bản sao: đã gia hạn 0, lỗi 0" in first.stdout
     replica = FilesystemStore(replica_root)
     assert {info.key for info in replica.list()} == keys
     for key in keys:
