@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_service.db.sqlite_writers import (
@@ -66,15 +66,14 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 class Database:
-    """One database: its engine and a session factory."""
+    """One database: its engine, a session factory, and read-only sessions and connections."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessions = sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -87,6 +86,15 @@ class Database:
         """A session for reading only: on SQLite it does not wait for the write lock."""
         with self.read_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A plain connection for reading only (on SQLite it does not wait for the write lock).
+
+        For the few small SELECTs of every request (API key, deposit status): no ORM session,
+        identity map or unit of work to set up, about a third of a read session's CPU."""
+        with self.read_engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -232,16 +232,37 @@ async def get_deposit(
     the time is up — one request instead of many polls (looking again at once when a task of
     the deposit ends in this process: ``status_bell``)."""
     view = await run_in_threadpool(service.get, principal, deposit_id)
+    if view.final or wait <= 0:
+        return view
+    changed = await _next_view(service, bell, principal, deposit_id, view.status, wait)
+    if changed is not None:
+        return changed
+    # Time up with the same status: the view as it is now (attempts and times may have moved).
+    return await run_in_threadpool(service.get, principal, deposit_id)
+
+
+async def _next_view(
+    service: DepositService,
+    bell: StatusBell,
+    principal: Principal,
+    deposit_id: str,
+    status: str,
+    wait: float,
+) -> DepositView | None:
+    """The deposit's view once its status is no longer ``status``; ``None`` after ``wait`` s.
+
+    Looks again after pauses doubling from ``STATUS_CHECK_FIRST_SECONDS`` to
+    ``STATUS_CHECK_LONGEST_SECONDS``, and at once when the bell rings for the deposit; each
+    look reads the status alone unless it changed (``DepositService.view_if_changed``)."""
     deadline = anyio.current_time() + wait
     pause = STATUS_CHECK_FIRST_SECONDS
-    while not view.final and anyio.current_time() < deadline:
+    while anyio.current_time() < deadline:
         await bell.wait(deposit_id, min(pause, max(deadline - anyio.current_time(), 0)))
         pause = min(pause * 2, STATUS_CHECK_LONGEST_SECONDS)
-        latest = await run_in_threadpool(service.get, principal, deposit_id)
-        if latest.status != view.status:
-            return latest
-        view = latest
-    return view
+        view = await run_in_threadpool(service.view_if_changed, principal, deposit_id, status)
+        if view is not None:
+            return view
+    return None
 
 
 async def _deposit_zip(

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,7 @@ from archive_service.ingest.staging import (
 )
 from archive_service.ingest.status import change_status
 from archive_service.ingest.views import (
+    DEPOSIT_VIEW_COLUMNS,
     DepositReceipt,
     DepositView,
     PendingDeposit,
@@ -93,6 +94,18 @@ log = logging.getLogger(__name__)
 
 #: Staged files younger than this are never swept: an upload may still be registering.
 STAGING_GRACE_SECONDS = 3600.0
+
+# The reads of every deposit and status request, built once so that their compiled form is
+# reused, and run on a plain read connection (``Database.read_connection``), not a session.
+_VIEW_BY_ID = select(*DEPOSIT_VIEW_COLUMNS).where(Deposit.id == bindparam("deposit_id"))
+_STATUS_BY_ID = select(Deposit.status).where(Deposit.id == bindparam("deposit_id"))
+_BY_KEY = select(Deposit.id, Deposit.sip_sha256).where(
+    Deposit.agency_id == bindparam("agency_id"), Deposit.idempotency_key == bindparam("key")
+)
+_BY_SHA256 = select(Deposit.id).where(
+    Deposit.agency_id == bindparam("agency_id"), Deposit.sip_sha256 == bindparam("sha256")
+)
+_ARCHIVED_DOSSIER = select(Dossier.id).where(Dossier.dossier_code == bindparam("dossier_code"))
 
 
 class DepositService:
@@ -178,9 +191,9 @@ class DepositService:
         if not principal.can_deposit_for(glance.receiving_agency_id):
             raise AgencyMismatch(glance.receiving_agency_id, principal.agency_id)
         if not glance.adds_version:
-            with self.database.read_session() as session:
-                archived = session.scalar(
-                    select(Dossier.id).where(Dossier.dossier_code == glance.dossier_code)
+            with self.database.read_connection() as connection:
+                archived = connection.scalar(
+                    _ARCHIVED_DOSSIER, {"dossier_code": glance.dossier_code}
                 )
             if archived is not None:
                 raise DuplicateDossier(glance.dossier_code)
@@ -279,21 +292,15 @@ class DepositService:
             ).one_or_none()
 
     def _original(self, agency_id: str, key: str | None, sha256: str) -> Deposit | None:
-        """The agency's earlier deposit with this key, else with this SIP checksum."""
+        """The agency's earlier deposit with this key, else with this SIP checksum.
+
+        Looked for on a read connection first; only a repeat (the rare case) loads the row."""
+        with self.database.read_connection() as connection:
+            original_id = _original_id(connection, agency_id, key, sha256)
+        if original_id is None:
+            return None
         with self.database.read_session() as session:
-            if key is not None:
-                by_key = session.scalars(
-                    select(Deposit).where(
-                        Deposit.agency_id == agency_id, Deposit.idempotency_key == key
-                    )
-                ).one_or_none()
-                if by_key is not None:
-                    if by_key.sip_sha256 != sha256:
-                        raise IdempotencyKeyReused(key, by_key.id)
-                    return by_key
-            return session.scalars(
-                select(Deposit).where(Deposit.agency_id == agency_id, Deposit.sip_sha256 == sha256)
-            ).one_or_none()
+            return session.get(Deposit, original_id)
 
     def _repeat(self, original: Deposit, staged: StagedFile | None) -> DepositReceipt:
         """Answer a repeated deposit with the original; restart it if it had failed."""
@@ -392,14 +399,25 @@ class DepositService:
         """A deposit as the caller may see it; another agency's deposit is ``DepositNotFound``."""
         if not principal.may(Action.READ):
             raise DepositForbidden(f"Vai trò {principal.role.value} không được xem gói nộp lưu")
-        with self.database.read_session() as session:
-            deposit = session.get(Deposit, deposit_id)
+        with self.database.read_connection() as connection:
+            deposit = connection.execute(_VIEW_BY_ID, {"deposit_id": deposit_id}).one_or_none()
         if deposit is None or not principal.can_read_agency(deposit.agency_id):
             raise DepositNotFound(deposit_id)
         problems = list(deposit.problems or [])
         if not principal.sees_identity_numbers:
             problems = mask_value(problems)
-        return view_of(deposit, problems)
+        return view_of(deposit._mapping, problems)
+
+    def view_if_changed(
+        self, principal: Principal, deposit_id: str, status: str
+    ) -> DepositView | None:
+        """``get``, but only once the deposit's status is no longer ``status``; ``None`` (after
+        reading the status alone, the cheapest look) while it still is. For a status request
+        that waits: it calls this again and again, in one worker-thread hop each time."""
+        with self.database.read_connection() as connection:
+            if connection.scalar(_STATUS_BY_ID, {"deposit_id": deposit_id}) == status:
+                return None
+        return self.get(principal, deposit_id)
 
 
 def make_pipeline(
@@ -428,6 +446,21 @@ def open_deposit_service(
     except BaseException:
         database.dispose()
         raise
+
+
+def _original_id(
+    connection: Connection, agency_id: str, key: str | None, sha256: str
+) -> str | None:
+    """Id of the agency's deposit with ``key`` (``IdempotencyKeyReused`` if it brought another
+    SIP), else of its deposit of the SIP with ``sha256``; ``None`` when there is neither."""
+    if key is not None:
+        by_key = connection.execute(_BY_KEY, {"agency_id": agency_id, "key": key}).one_or_none()
+        if by_key is not None:
+            if by_key.sip_sha256 != sha256:
+                raise IdempotencyKeyReused(key, by_key.id)
+            return str(by_key.id)
+    found: str | None = connection.scalar(_BY_SHA256, {"agency_id": agency_id, "sha256": sha256})
+    return found
 
 
 def _ensure_agency(session: Session, agency_id: str, name: str) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +25,10 @@ DEPOSIT_SUFFIX = ".zip"
 WORK_SUFFIX = ".work"
 #: The folder of a work folder that holds the copies of the package files the checks read.
 COPIES_DIR = "copies"
+#: How much of an upload is gathered before a worker thread hashes and writes it: a few thread
+#: hops per upload instead of one per network read (the server hands over 64 KiB or less at a
+#: time), while an upload of more than this is never held whole in memory.
+WRITE_BATCH_BYTES = 256 * 1024
 
 
 class UploadTooLarge(Exception):
@@ -87,8 +91,13 @@ class _Receiver:
             raise UploadTooLarge(self.max_bytes)
         self._writer.write(chunk)
 
-    def finish(self) -> StagedFile:
-        """Flush to disk and describe the file."""
+    def write_all(self, chunks: Sequence[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def finish(self, last: Sequence[bytes] = ()) -> StagedFile:
+        """Write the ``last`` chunks, flush to disk and describe the file."""
+        self.write_all(last)
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
@@ -102,17 +111,28 @@ class _Receiver:
 async def stage_upload(
     chunks: AsyncIterator[bytes], staging_dir: Path, max_bytes: int
 ) -> StagedFile:
-    """Stream an upload into the staging area; never more than one chunk in memory.
+    """Stream an upload into the staging area, never more than about ``WRITE_BATCH_BYTES`` of
+    it in memory: a worker thread hashes and writes each batch, the last one with the ``fsync``.
 
     Raises ``UploadTooLarge`` as soon as more than ``max_bytes`` arrived. On that or any other
     exception (the client went away) the partial file is removed before the error propagates.
     """
     receiver = await asyncio.to_thread(_Receiver, staging_dir, max_bytes)
+    batch: list[bytes] = []
+    batched = received = 0
     try:
         async for chunk in chunks:
-            if chunk:
-                await asyncio.to_thread(receiver.write, chunk)
-        return await asyncio.to_thread(receiver.finish)
+            if not chunk:
+                continue
+            received += len(chunk)
+            if received > max_bytes:
+                raise UploadTooLarge(max_bytes)
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= WRITE_BATCH_BYTES:
+                await asyncio.to_thread(receiver.write_all, batch)
+                batch, batched = [], 0
+        return await asyncio.to_thread(receiver.finish, batch)
     except BaseException:
         receiver.abort()
         raise

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import RowMapping
+
 from archive_service.ingest.models import Deposit, DepositStatus
 
 
@@ -44,6 +46,27 @@ class DepositView:
     next_attempt_at: datetime | None
 
 
+#: The columns of ``deposits`` a ``DepositView`` is made of (``view_of``).
+DEPOSIT_VIEW_COLUMNS = (
+    Deposit.id,
+    Deposit.agency_id,
+    Deposit.kind,
+    Deposit.status,
+    Deposit.sip_sha256,
+    Deposit.sip_size,
+    Deposit.dossier_code,
+    Deposit.record_status,
+    Deposit.aip_version,
+    Deposit.problems,
+    Deposit.attempts,
+    Deposit.failure_reason,
+    Deposit.received_at,
+    Deposit.updated_at,
+    Deposit.finished_at,
+    Deposit.next_attempt_at,
+)
+
+
 @dataclass(frozen=True)
 class PendingDeposit:
     """A deposit not at its end yet, and how long until it may be processed."""
@@ -63,24 +86,25 @@ def receipt_of(deposit: Deposit, *, created: bool) -> DepositReceipt:
     )
 
 
-def view_of(deposit: Deposit, problems: list[dict[str, Any]]) -> DepositView:
-    status = DepositStatus(deposit.status)
+def view_of(deposit: RowMapping, problems: list[dict[str, Any]]) -> DepositView:
+    """The view of a deposit row (the columns of ``DEPOSIT_VIEW_COLUMNS``, by name)."""
+    status = DepositStatus(deposit["status"])
     return DepositView(
-        deposit_id=deposit.id,
-        agency_id=deposit.agency_id,
-        kind=deposit.kind,
+        deposit_id=deposit["id"],
+        agency_id=deposit["agency_id"],
+        kind=deposit["kind"],
         status=status,
         final=status.final,
-        sha256=deposit.sip_sha256,
-        size=deposit.sip_size,
-        dossier_code=deposit.dossier_code,
-        record_status=deposit.record_status,
-        aip_version=deposit.aip_version,
+        sha256=deposit["sip_sha256"],
+        size=deposit["sip_size"],
+        dossier_code=deposit["dossier_code"],
+        record_status=deposit["record_status"],
+        aip_version=deposit["aip_version"],
         problems=problems,
-        attempts=deposit.attempts,
-        failure_reason=deposit.failure_reason,
-        received_at=deposit.received_at,
-        updated_at=deposit.updated_at,
-        finished_at=deposit.finished_at,
-        next_attempt_at=deposit.next_attempt_at,
+        attempts=deposit["attempts"],
+        failure_reason=deposit["failure_reason"],
+        received_at=deposit["received_at"],
+        updated_at=deposit["updated_at"],
+        finished_at=deposit["finished_at"],
+        next_attempt_at=deposit["next_attempt_at"],
     )

@@ -28,6 +28,8 @@ MAX_ACTOR, MAX_ACTION, MAX_TARGET_TYPE, MAX_TARGET_ID, MAX_REMOTE_ADDR = 200, 10
 
 #: Key of the PostgreSQL advisory lock that serialises appends to the chain ("AUDITCHN").
 CHAIN_LOCK_KEY = 0x415544495443484E
+#: The newest entry's ``seq`` and hash, read by every append: built once, compiled once.
+_CHAIN_HEAD = select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
 
 
 class AuditTrailIsAppendOnly(Exception):
@@ -97,9 +99,7 @@ def lock_chain(session: Session) -> None:
 
 def chain_head(session: Session) -> tuple[int, str]:
     """``seq`` and ``entry_hash`` of the newest entry; ``(0, GENESIS_HASH)`` for an empty trail."""
-    row = session.execute(
-        select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
+    row = session.execute(_CHAIN_HEAD).first()
     return (row.seq, row.entry_hash) if row is not None else (0, GENESIS_HASH)
 
 

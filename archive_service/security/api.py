@@ -52,8 +52,8 @@ def current_principal(
             )
         raise _invalid_key()
     database: Database = request.app.state.database
-    with database.read_session() as session:  # never queues behind writers
-        principal = authenticate(session, credentials.credentials)
+    with database.read_connection() as connection:  # never queues behind writers
+        principal = authenticate(connection, credentials.credentials)
     if principal is None:
         logger.warning("refused an unknown or revoked API key from %s", _client(request))
         raise _invalid_key()
