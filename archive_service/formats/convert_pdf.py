@@ -34,7 +34,12 @@ from pathlib import Path
 import pikepdf
 import pikepdf.pdfa
 
-from archive_service.formats.pdf_structure import _ACTION_TYPES, _ALLOWED_ACTIONS, _ALLOWED_NAMED
+from archive_service.formats.pdf_structure import (
+    _ACTION_TYPES,
+    _ALLOWED_ACTIONS,
+    _ALLOWED_NAMED,
+    _entry,
+)
 
 RENDITION_FLAVOUR = "2b"
 OUTPUT_INTENT = "sRGB"
@@ -306,14 +311,14 @@ class _Scrubber:
 
     def _container(self, container: pikepdf.Object) -> None:
         self._drop(container, "/AA", "hành động bổ sung (AA)")
-        if container.get("/Type") == "/FontDescriptor":
+        if _entry(container, "/Type") == "/FontDescriptor":
             self._drop(container, "/CIDSet", "CIDSet của phông chữ (PDF/A-2 không cần)")
-        kind = _forbidden(container.get("/A"))
+        kind = _forbidden(_entry(container, "/A"))
         if kind:
             self._drop(container, "/A", f"hành động {kind}")
         if not _is_action(container):
             return
-        following = container.get("/Next")
+        following = _entry(container, "/Next")
         kind = _forbidden(following)
         if kind:
             self._drop(container, "/Next", f"hành động {kind}")
@@ -388,7 +393,7 @@ def _containers(obj: pikepdf.Object, budget: list[int], depth: int) -> Iterator[
 
 
 def _is_action(obj: object) -> bool:
-    return isinstance(obj, pikepdf.Dictionary) and str(obj.get("/S", "")) in _ACTION_TYPES
+    return isinstance(obj, pikepdf.Dictionary) and str(_entry(obj, "/S", "")) in _ACTION_TYPES
 
 
 def _forbidden(action: object) -> str | None:

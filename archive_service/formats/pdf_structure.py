@@ -294,7 +294,7 @@ def _actions_in(
     if depth > 32 or budget[0] <= 0:
         return
     if isinstance(obj, pikepdf.Dictionary):
-        if str(obj.get("/S", "")) in _ACTION_TYPES:
+        if str(_entry(obj, "/S", "")) in _ACTION_TYPES:
             yield where, obj
         children: Iterator[object] = (value for _, value in obj.items())
     elif isinstance(obj, pikepdf.Array):
@@ -335,6 +335,12 @@ def unembedded_page_fonts(pdf: pikepdf.Pdf) -> list[str]:
     usage = _ContentWalker(2, annotations=False)
     usage.walk(pdf)
     return usage.unembedded_font_messages()
+
+
+def _entry(holder: pikepdf.Object, key: str, default: object = None) -> object:
+    """``holder.get(key, default)``, several times cheaper when the key is absent, as it is
+    for most keys an object walk asks every object about."""
+    return holder[key] if key in holder else default  # noqa: SIM401 (get raises inside)
 
 
 def _child(obj: object, key: str) -> pikepdf.Dictionary:

@@ -129,6 +129,7 @@ def validate_pdfa(
     use_verapdf: bool = True,
     verapdf_executable: str | None = None,
     full_rules_if_unclaimed: bool = True,
+    opened: pikepdf.Pdf | None = None,
 ) -> PdfaReport:
     """Validate a PDF against ``flavour`` (``2b``…); by default against the part and level it
     claims, or PDF/A-2b when it claims none. veraPDF is used when found on PATH (or given).
@@ -136,15 +137,20 @@ def validate_pdfa(
     With ``full_rules_if_unclaimed=False``, a file that claims no PDF/A gets only our own
     checks (its verdict is ``invalid`` all the same: it lacks the identification ISO 19005
     requires); the report lists the full rule set as not checked. The deposit check step does
-    this: such a file is never kept as PDF/A, and its rendition is validated in full."""
+    this: such a file is never kept as PDF/A, and its rendition is validated in full.
+
+    ``opened`` is the file at ``path`` as its caller opened it, for our checks to read instead
+    of opening it again; the caller closes it. Only a file whose objects qpdf has all read
+    (``pdf.objects``) without a single warning may be given: it then reads as a file opened
+    anew would, and our checks see every warning qpdf gives while they run."""
     path = Path(path)
     run = _Run(file_name or path.name, path)
-    pdf = run.open()
+    pdf = run.open() if opened is None else run.adopt(opened)
     target = _target(flavour, run.claim)
     run.part = int(target[0]) if target[0] in "123" else 0
     if run.part:
-        run.structure(pdf)
-    elif pdf is not None:
+        run.structure(pdf, close=opened is None)
+    elif pdf is not None and opened is None:
         pdf.close()
     if not full_rules_if_unclaimed and run.opened and run.claim is None and flavour is None:
         return run.own_checks_only(target)
@@ -190,6 +196,10 @@ class _Run:
         except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as exc:
             self.findings.not_checked.append(f"nội dung tệp: qpdf không đọc được tệp ({exc})")
             return None
+        return self.adopt(pdf)
+
+    def adopt(self, pdf: pikepdf.Pdf) -> pikepdf.Pdf:
+        """Take the opened file and read its XMP."""
         self.opened = True
         try:
             self.xmp = read_xmp(pdf)
@@ -197,16 +207,18 @@ class _Run:
             self.xmp = XmpFacts(True, False, problem=str(exc))
         return pdf
 
-    def structure(self, pdf: pikepdf.Pdf | None) -> None:
+    def structure(self, pdf: pikepdf.Pdf | None, *, close: bool = True) -> None:
         """Our file syntax checks, and document checks when the file opened."""
         check_file_syntax(self.path, self.part, self.findings)
         if pdf is None:
             return
-        with pdf:
-            try:
-                check_document(pdf, self.xmp or XmpFacts(False, False), self.part, self.findings)
-            except Exception as exc:  # a damaged file must not stop the report
-                self.findings.not_checked.append(f"kiểm tra cấu trúc dừng giữa chừng: {exc}")
+        try:
+            check_document(pdf, self.xmp or XmpFacts(False, False), self.part, self.findings)
+        except Exception as exc:  # a damaged file must not stop the report
+            self.findings.not_checked.append(f"kiểm tra cấu trúc dừng giữa chừng: {exc}")
+        finally:
+            if close:
+                pdf.close()
 
     def own_failures(self) -> list[FailedRule]:
         """Our failures, the specification named after the part checked."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -52,6 +51,7 @@ from archive_service.formats.identify import Identification
 from archive_service.formats.local_paths import hide_local_paths
 from archive_service.formats.pdf_structure import unembedded_page_fonts
 from archive_service.formats.pdfa import PdfaReport, PdfaVerdict, validate_pdfa
+from archive_service.formats.rendition_scratch import Scratch
 from archive_service.formats.tools import detect_tools
 from archive_service.formats.verify_rendition import (
     RenditionCheck,
@@ -238,13 +238,16 @@ def make_rendition(
     *,
     tools: RenditionTools | None = None,
     output_name: str | None = None,
+    source_report: PdfaReport | None = None,
 ) -> RenditionResult:
     """Make, verify and keep (in ``work_dir``) the PDF/A-2b rendition of one document.
 
     ``output_name`` defaults to the source's stem with ``.pdf`` (``-pdfa.pdf`` when that is the
     source itself, which is never written to); a file of that name already in ``work_dir`` is
     replaced, so give each document a folder of its own or a name. ``tools`` defaults to what
-    is installed here.
+    is installed here. ``source_report`` is ``validate_pdfa(source_path)`` as the caller made
+    it, with its defaults (the deposit's check step does): a source claiming PDF/A-2 is not
+    validated again when that report checked what this would (``_source_validation``).
     """
     outcome = _Outcome(identification.file_name, time.perf_counter())
     source, folder = Path(source_path), Path(work_dir)
@@ -254,34 +257,34 @@ def make_rendition(
     if skip is not None:
         return outcome.result(*skip)
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".rendition-") as scratch:
-        try:
-            result = _render(source, identification, Path(scratch), target, tools, outcome)
-        except RenditionError as error:
-            result = outcome.result(RenditionStatus.FAILED, _reason(identification, error.reason))
-        if result.reason is None:
-            return result
-        shown = hide_local_paths(result.reason, source, identification.file_name, (scratch,))
-        return replace(result, reason=shown)
+    scratch = Scratch(folder)
+    try:
+        result = _render(source, identification, scratch, target, tools, outcome, source_report)
+    except RenditionError as error:
+        result = outcome.result(RenditionStatus.FAILED, _reason(identification, error.reason))
+    finally:
+        scratch.clean()
+    if result.reason is None:
+        return result
+    shown = hide_local_paths(
+        scratch.shown(result.reason), source, identification.file_name, scratch.folders()
+    )
+    return replace(result, reason=shown)
 
 
 def _render(
     source: Path,
     identification: Identification,
-    scratch: Path,
+    scratch: Scratch,
     target: Path,
     tools: RenditionTools,
     outcome: _Outcome,
+    source_report: PdfaReport | None,
 ) -> RenditionResult:
     """Convert, verify, and fall back to Ghostscript for a PDF whose fonts are not embedded."""
     if identification.format_key == "pdf" and _claims_pdfa_2(identification):
         outcome.path = ConversionPath.PDF
-        report = validate_pdfa(
-            source,
-            _flavour_to_check(identification),
-            file_name=identification.file_name,
-            use_verapdf=tools.use_verapdf,
-        )
+        report = _source_validation(source, identification, tools, source_report)
         if _is_pdfa_2(report):
             outcome.pdfa_report = report
             return outcome.result(RenditionStatus.NOT_NEEDED, _already_pdfa(report))
@@ -341,7 +344,7 @@ def _no_conversion(identification: Identification) -> tuple[RenditionStatus, str
 def _convert(
     source: Path,
     identification: Identification,
-    scratch: Path,
+    scratch: Scratch,
     tools: RenditionTools,
     outcome: _Outcome,
 ) -> _Draft:
@@ -352,10 +355,11 @@ def _convert(
     if key in IMAGE_FORMATS:
         outcome.path = ConversionPath.IMAGE
         outcome.agents = (_python_agent("img2pdf"), _python_agent("pikepdf"))
-        conversion = convert_image(source, scratch, scratch / "rendition.pdf")
+        folder = scratch.folder()
+        conversion = convert_image(source, folder, folder / "rendition.pdf")
         outcome.dpi = conversion.dpi
         return _Draft(
-            scratch / "rendition.pdf",
+            folder / "rendition.pdf",
             SourceFacts.of_images(conversion.frames),
             ConversionPath.IMAGE,
             outcome.agents,
@@ -365,7 +369,7 @@ def _convert(
     return _office_draft(source, key, scratch, tools, outcome)
 
 
-def _pdf_draft(source: Path, scratch: Path, tools: RenditionTools, outcome: _Outcome) -> _Draft:
+def _pdf_draft(source: Path, scratch: Scratch, tools: RenditionTools, outcome: _Outcome) -> _Draft:
     """The lossless draft; the source is opened once for its facts and the conversion.
 
     The facts are read before the conversion changes anything: the page fingerprints that let
@@ -378,17 +382,16 @@ def _pdf_draft(source: Path, scratch: Path, tools: RenditionTools, outcome: _Out
     validation: a signature's appearance, for one, is dropped from the rendition.)"""
     outcome.path = ConversionPath.PDF
     outcome.agents = (_python_agent("pikepdf"),)
-    output = scratch / "rendition.pdf"
     with open_strict(source) as pdf:
         unembedded = unembedded_page_fonts(pdf)
         if unembedded and tools.ghostscript is None:
             raise _fonts_need_ghostscript(unembedded)
         facts = source_facts(pdf, source)
         outcome.input_pages = facts.pages
-        step = None if unembedded else make_pdfa_2b(pdf, output)
-    if step is None:
-        return _ghostscript_draft(source, facts, scratch, tools, outcome, unembedded)
-    return _Draft(output, facts, outcome.path, outcome.agents, step)
+        if not unembedded:
+            output = scratch.draft()
+            return _Draft(output, facts, outcome.path, outcome.agents, make_pdfa_2b(pdf, output))
+    return _ghostscript_draft(source, facts, scratch, tools, outcome, unembedded)
 
 
 def _failed_font_embedding(draft: _Draft, check: RenditionCheck) -> list[str]:
@@ -402,7 +405,7 @@ def _failed_font_embedding(draft: _Draft, check: RenditionCheck) -> list[str]:
 def _ghostscript_draft(
     source: Path,
     facts: SourceFacts,
-    scratch: Path,
+    scratch: Scratch,
     tools: RenditionTools,
     outcome: _Outcome,
     unembedded: list[str],
@@ -419,7 +422,8 @@ def _ghostscript_draft(
         ToolAgent("Ghostscript", tools.ghostscript.version),
         _python_agent("pikepdf"),
     )
-    rendered, output = scratch / "ghostscript.pdf", scratch / "ghostscript-rendition.pdf"
+    folder = scratch.folder()
+    rendered, output = folder / "ghostscript.pdf", folder / "ghostscript-rendition.pdf"
     ghostscript_to_pdf(source, rendered, tools.ghostscript.executable, tools.ghostscript_timeout)
     with open_strict(rendered) as pdf:
         step = make_pdfa_2b(pdf, output)
@@ -436,7 +440,7 @@ def _fonts_need_ghostscript(unembedded: list[str]) -> RenditionError:
 
 
 def _office_draft(
-    source: Path, key: str, scratch: Path, tools: RenditionTools, outcome: _Outcome
+    source: Path, key: str, scratch: Scratch, tools: RenditionTools, outcome: _Outcome
 ) -> _Draft:
     outcome.path = ConversionPath.OFFICE
     if tools.libreoffice is None:
@@ -445,10 +449,10 @@ def _office_draft(
         ToolAgent("LibreOffice", tools.libreoffice.version),
         _python_agent("pikepdf"),
     )
-    printed = convert_office(
-        source, key, scratch, tools.libreoffice.executable, tools.office_timeout
-    )
-    output = scratch / "rendition.pdf"
+    folder = scratch.folder()
+    office = tools.libreoffice
+    printed = convert_office(source, key, folder, office.executable, tools.office_timeout)
+    output = folder / "rendition.pdf"
     with open_strict(printed) as pdf:
         facts = source_facts(pdf, printed)
         outcome.input_pages = facts.pages
@@ -470,6 +474,29 @@ def _verify(
     outcome.warnings = draft.warnings
     outcome.changes = draft.step.changes
     return check
+
+
+def _source_validation(
+    source: Path, identification: Identification, tools: RenditionTools, known: PdfaReport | None
+) -> PdfaReport:
+    """The validation of a source claiming PDF/A-2: ``known`` when it is what this would make.
+
+    ``known`` is ``validate_pdfa(source)`` with its defaults: veraPDF when installed, the full
+    rule set for a file claiming PDF/A. With veraPDF allowed here too, for the same file name,
+    of a file whose claim it read, against the flavour this checks, it is the same report.
+    """
+    flavour = _flavour_to_check(identification)
+    if (
+        known is not None
+        and tools.use_verapdf
+        and known.file_name == identification.file_name
+        and known.claimed_part is not None
+        and known.checked_flavour == flavour
+    ):
+        return known
+    return validate_pdfa(
+        source, flavour, file_name=identification.file_name, use_verapdf=tools.use_verapdf
+    )
 
 
 def _claims_pdfa_2(identification: Identification) -> bool:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 import pikepdf
 import pypdf
@@ -39,6 +40,7 @@ _DOCINFO_KEYS = {
     "/Keywords": "từ khoá",
 }
 _XMP_KEYS = {"/Title": "dc:title", "/Author": "dc:creator", "/Subject": "dc:description"}
+_METADATA_KEYS = tuple(_DOCINFO_KEYS)
 _TEXT_SAMPLE = 60
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # font quirks it works around are not news
@@ -149,15 +151,18 @@ def page_texts(path: Path, numbers: Sequence[int] | None = None) -> tuple[str, .
         raise RenditionError(f"không trích được chữ từ tệp PDF: {exc}") from exc
 
 
-def document_metadata(pdf: pikepdf.Pdf) -> dict[str, str]:
-    """Title, author, subject and keywords (normalised), from DocInfo or else the XMP."""
+def document_metadata(pdf: pikepdf.Pdf, keys: Collection[str] = _METADATA_KEYS) -> dict[str, str]:
+    """Title, author, subject and keywords (normalised), from DocInfo or else the XMP.
+
+    Only ``keys`` are read: the XMP is parsed only when DocInfo lacks one it can hold.
+    """
     found: dict[str, str] = {}
     for key in _DOCINFO_KEYS:
-        value = pdf.docinfo.get(key) if "/Info" in pdf.trailer else None
+        value = pdf.docinfo.get(key) if key in keys and "/Info" in pdf.trailer else None
         text = normalise_text(str(value)) if value is not None else ""
         if text:
             found[key] = text
-    missing = [key for key in _XMP_KEYS if key not in found]
+    missing = [key for key in _XMP_KEYS if key in keys and key not in found]
     if missing and "/Metadata" in pdf.Root:
         try:
             xmp = pdf.open_metadata()
@@ -185,50 +190,80 @@ def verify_rendition(
 
     The text of a page is extracted (from both files) only when its fingerprint does not prove
     it identical to the source page. A source whose text cannot be extracted raises
-    ``RenditionError``, as ``source_facts`` did when it extracted the text at once.
+    ``RenditionError``, as ``source_facts`` did when it extracted the text at once. The
+    PDF/A validation's own checks read the file as opened here, unless qpdf warned while it
+    was read: then the validation opens it anew, as it does any file.
     """
-    problems: list[str] = []
     try:
-        with open_strict(output) as pdf:
-            output_pages: int | None = len(pdf.pages)
-            metadata = document_metadata(pdf)
-            forbidden = tuple(forbidden_constructs(pdf))
-            fingerprints = (
-                _unless_repaired(pdf, page_fingerprints(pdf)) if source.fingerprints else ()
-            )
-        unproved = _unproved_pages(source, output_pages, fingerprints)
-        texts = () if unproved == [] else page_texts(output, unproved)
+        pdf = open_strict(output)
     except RenditionError as error:
-        return RenditionCheck(
-            source.pages, None, False, False, None, (), (f"bản PDF/A: {error.reason}",)
+        return _unreadable(source, error)
+    with pdf:
+        try:
+            found = _OutputFacts.read(pdf, source)
+            unproved = _unproved_pages(source, found.pages, found.fingerprints)
+            texts = () if unproved == [] else page_texts(output, unproved)
+        except RenditionError as error:
+            return _unreadable(source, error)
+        text_proof, text_problem = _compare_texts(source, unproved, texts)
+        lost = [
+            label
+            for key, label in _DOCINFO_KEYS.items()
+            if key in source.metadata and found.metadata.get(key) != source.metadata[key]
+        ]
+        opened = None if found.warned else pdf
+        report = validate_pdfa(
+            output, "2b", file_name=file_name, use_verapdf=use_verapdf, opened=opened
         )
-    if output_pages != source.pages:
-        problems.append(f"số trang khác: bản gốc {source.pages}, bản PDF/A {output_pages}")
-    text_proof, text_problem = _compare_texts(source, unproved, texts)
+    problems = [] if found.pages == source.pages else [_pages_problem(source.pages, found.pages)]
     if text_problem:
         problems.append(text_problem)
-    lost = [
-        label
-        for key, label in _DOCINFO_KEYS.items()
-        if key in source.metadata and metadata.get(key) != source.metadata[key]
-    ]
     if lost:
         problems.append(f"siêu dữ liệu bị mất hoặc bị đổi: {', '.join(lost)}")
-    if forbidden:
-        problems.append(f"còn thành phần PDF/A cấm: {', '.join(forbidden)}")
-    report = validate_pdfa(output, "2b", file_name=file_name, use_verapdf=use_verapdf)
+    if found.forbidden:
+        problems.append(f"còn thành phần PDF/A cấm: {', '.join(found.forbidden)}")
     if not report.is_valid_pdfa_2b:
         problems.append(_pdfa_problem(report))
     return RenditionCheck(
         input_pages=source.pages,
-        output_pages=output_pages,
+        output_pages=found.pages,
         text_equal=text_problem is None,
         metadata_equal=not lost,
         pdfa_report=report,
-        forbidden=forbidden,
+        forbidden=found.forbidden,
         problems=tuple(problems),
         text_proof=text_proof,
     )
+
+
+class _OutputFacts(NamedTuple):
+    """What verification reads from the rendition; ``warned``: qpdf warned while reading it."""
+
+    pages: int
+    metadata: dict[str, str]
+    forbidden: tuple[str, ...]
+    fingerprints: tuple[str | None, ...]
+    warned: bool
+
+    @classmethod
+    def read(cls, pdf: pikepdf.Pdf, source: SourceFacts) -> _OutputFacts:
+        """Only the metadata the source has is read (the rest is never compared)."""
+        pages = len(pdf.pages)
+        metadata = document_metadata(pdf, source.metadata.keys())
+        forbidden = tuple(forbidden_constructs(pdf))
+        fingerprints = page_fingerprints(pdf) if source.fingerprints else ()
+        warned = bool(pdf.get_warnings())
+        return cls(pages, metadata, forbidden, () if warned else fingerprints, warned)
+
+
+def _unreadable(source: SourceFacts, error: RenditionError) -> RenditionCheck:
+    return RenditionCheck(
+        source.pages, None, False, False, None, (), (f"bản PDF/A: {error.reason}",)
+    )
+
+
+def _pages_problem(expected: int, found: int) -> str:
+    return f"số trang khác: bản gốc {expected}, bản PDF/A {found}"
 
 
 def _unless_repaired(

@@ -30,7 +30,6 @@ from pathlib import Path
 from archive_service.config import Settings
 from archive_service.db.base import utcnow
 from archive_service.formats.catalogue import PDFA_PRONOM, FormatKind
-from archive_service.formats.identify import Identification
 from archive_service.formats.rendition import (
     OPEN_TEXT_FORMATS,
     ConversionPath,
@@ -164,7 +163,7 @@ class _Renditions:
             original = extract(self.source, package_file, self.folder / "originals", name)
         name = self.unique_name(document.file_name)
         try:
-            result = _rendition(original, document.identification, self.folder, tools, name)
+            result = _rendition(original, document, self.folder, tools, name)
         finally:
             if made:
                 original.unlink(missing_ok=True)
@@ -239,11 +238,20 @@ class _Renditions:
 
 
 def _rendition(
-    original: Path, identification: Identification, folder: Path, tools: RenditionTools, name: str
+    original: Path, document: CheckedDocument, folder: Path, tools: RenditionTools, name: str
 ) -> RenditionResult:
-    """``make_rendition``; a failure it did not foresee (not ``OSError``) becomes ``failed``."""
+    """``make_rendition`` (given the checks' validation of the original, which it need not
+    repeat); a failure it did not foresee (not ``OSError``) becomes ``failed``."""
+    identification = document.identification
     try:
-        return make_rendition(original, identification, folder, tools=tools, output_name=name)
+        return make_rendition(
+            original,
+            identification,
+            folder,
+            tools=tools,
+            output_name=name,
+            source_report=document.pdfa,
+        )
     except OSError:
         raise
     except Exception as error:
