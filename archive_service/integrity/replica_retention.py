@@ -189,7 +189,7 @@ def _follow(primary: ObjectStore, replica: ObjectStore, copy: _Copy, locks: bool
     if not locks or not is_version_file(copy.key):
         return _Outcome(copy.locked_until)  # never locked there: only the record follows
     try:
-        wanted = primary.stat(copy.key, version_id=copy.version_id or None).retention
+        wanted = _primary_retention(primary, copy)
         primary_until = active_until(wanted)
         if wanted is None or primary_until is None or primary_until < copy.locked_until:
             shown = primary_until.isoformat() if primary_until else "không còn hiệu lực"
@@ -209,6 +209,16 @@ def _follow(primary: ObjectStore, replica: ObjectStore, copy: _Copy, locks: bool
         return _Outcome(failure="bản sao không còn trên kho sao", lost=True)
     except (StorageError, OSError) as exc:
         return _Outcome(failure=str(exc) or type(exc).__name__)
+
+
+def _primary_retention(primary: ObjectStore, copy: _Copy) -> Retention | None:
+    """The retention of the primary version the copy was made from. A primary file that is
+    gone is a failure of this copy (``StorageError``), not a lost copy: the replica may hold the
+    last good one, which a repair restores."""
+    try:
+        return primary.stat(copy.key, version_id=copy.version_id or None).retention
+    except ObjectNotFound as exc:
+        raise StorageError(f"không đọc được đối tượng trên kho chính: {exc}") from exc
 
 
 def record_retained(

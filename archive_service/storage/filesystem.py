@@ -14,8 +14,8 @@ its directory. The root directory is created by the first put.
 
 A put is durable when it returns (file, rename and new directories flushed), unless it is
 given ``durable=False``: then ``sync(keys)`` is the barrier that flushes a batch of keys — with
-one ``syncfs`` of the file system on Linux, else one ``fsync`` per file and per directory
-(``SyncBarrier`` in ``base.py``). Likewise retention
+one ``syncfs`` of the file system on Linux ≥ 5.15 when the batch is this thread's own (``_Batch``),
+else one ``fsync`` per file and per directory (``SyncBarrier`` in ``base.py``). Likewise retention
 and legal holds set with ``durable=False`` are in force at once and made durable together by
 ``sync_metadata`` (``MetadataBarrier``).
 """
@@ -27,6 +27,7 @@ import ctypes.util
 import fcntl
 import io
 import os
+import re
 import secrets
 import sys
 import threading
@@ -101,6 +102,7 @@ class FilesystemStore:
         # Directories this process created whose entry in their parent is not flushed yet.
         self._unsynced_directories: set[Path] = set()
         self._unsynced_lock = threading.Lock()
+        self._batches = threading.local()  # each thread's _Batch of deferred puts
 
     def __repr__(self) -> str:
         return f"FilesystemStore({str(self.root)!r})"
@@ -131,6 +133,7 @@ class FilesystemStore:
         validate_new_retention(retention)
         temp, descriptor = self._create_temporary(target.parent, key)
         try:
+            batch = None if durable else self._batch()
             digest, written = _fill(descriptor, stream)
             check_received(key, digest, written, expected_sha256=expected, expected_size=size)
             record = Record(digest, record_metadata, retention, legal_hold)
@@ -141,6 +144,8 @@ class FilesystemStore:
                 self._install(key, target, temp, record if needs_record else None)
             if durable:
                 self._sync_directories([target.parent])
+            elif batch is not None:
+                batch.keys.add(key)
         except BaseException:
             temp.unlink(missing_ok=True)
             self._prune(target.parent)
@@ -267,17 +272,22 @@ class FilesystemStore:
         """Make ``keys`` durable: the barrier of puts made with ``durable=False``;
         ``ObjectNotFound`` if a key is absent.
 
-        On Linux one ``syncfs`` of the root's file system flushes every file and directory
-        entry at once (one journal commit instead of one per ``fsync``); elsewhere each file is
-        flushed once, then each directory entry on the way.
+        When every key was put by this thread since its last barrier, one ``syncfs`` of the file
+        system (``_Batch``) flushes them all, with their new directories and renames; otherwise
+        each file is flushed once, then each directory entry on the way.
         """
         paths = {key: self._path(key) for key in keys}
         for key, path in paths.items():
             if not path.is_file():
                 raise ObjectNotFound(key)
-        with self._unsynced_lock:
-            created = set(self._unsynced_directories)
-        if _sync_file_system(self.root):
+        if not paths:
+            return
+        batch: _Batch | None = getattr(self._batches, "batch", None)
+        if batch is not None and paths.keys() <= batch.keys:
+            self._batches.batch = None
+            with self._unsynced_lock:
+                created = set(self._unsynced_directories)
+            batch.sync(self.root)
             with self._unsynced_lock:
                 self._unsynced_directories -= created
             return
@@ -287,6 +297,16 @@ class FilesystemStore:
             except (FileNotFoundError, IsADirectoryError) as exc:
                 raise ObjectNotFound(key) from exc
         self._sync_directories({path.parent for path in paths.values()})
+
+    def _batch(self) -> _Batch | None:
+        """This thread's open batch of deferred puts (begun now if none); ``None`` where
+        ``syncfs`` cannot serve as the barrier."""
+        if _SYNCFS is None:
+            return None
+        batch: _Batch | None = getattr(self._batches, "batch", None)
+        if batch is None:
+            batch = self._batches.batch = _Batch(self.root)
+        return batch
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -496,8 +516,21 @@ def _remove_orphans(directory: Path) -> None:
             os.close(descriptor)
 
 
+#: The first Linux release whose ``syncfs`` reports write-back errors (5.8) and passes the call
+#: on to FUSE file systems (5.15).
+SYNCFS_MINIMUM_KERNEL = (5, 15)
+
+
+def _kernel_release() -> tuple[int, int]:
+    """The running Linux kernel's major and minor release; (0, 0) when unreadable."""
+    found = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return (int(found[1]), int(found[2])) if found else (0, 0)
+
+
 def _load_syncfs() -> Callable[[int], int] | None:
-    """libc's ``syncfs`` (Linux), or ``None`` where there is none."""
+    """libc's ``syncfs`` on a Linux kernel where it reports write-back errors, else ``None``."""
+    if sys.platform != "linux" or _kernel_release() < SYNCFS_MINIMUM_KERNEL:
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         function = libc.syncfs
@@ -508,22 +541,42 @@ def _load_syncfs() -> Callable[[int], int] | None:
     return cast(Callable[[int], int], function)
 
 
-_SYNCFS = _load_syncfs() if sys.platform == "linux" else None
+_SYNCFS = _load_syncfs()
 
 
-def _sync_file_system(directory: Path) -> bool:
-    """Flush the whole file system holding ``directory`` (data, metadata, directory entries);
-    ``False`` where ``syncfs`` is not available. A write-back error raises ``OSError``."""
-    if _SYNCFS is None:
-        return False
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _SYNCFS(descriptor) != 0:
-            error = ctypes.get_errno()
-            raise OSError(error, f"syncfs {directory}: {os.strerror(error)}")
-    finally:
-        os.close(descriptor)
-    return True
+class _Batch:
+    """A thread's puts made with ``durable=False`` since its last barrier, and a descriptor of
+    the storage root opened *before* the first of them wrote anything.
+
+    ``syncfs`` reports a write-back error to each descriptor that has not seen it yet, counted
+    from when the descriptor was opened — whoever else saw it first. A descriptor opened at the
+    barrier could miss the failure of one of this batch's files that another caller had already
+    been told of; this one cannot. (It may also report another writer's failure since it was
+    opened: the batch then fails and is written again, the safe side.)
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.descriptor: int | None = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        self.keys: set[str] = set()
+
+    def sync(self, root: Path) -> None:
+        """Flush the whole file system holding ``root`` and end the batch; ``OSError`` on a
+        write-back error."""
+        assert _SYNCFS is not None and self.descriptor is not None
+        try:
+            if _SYNCFS(self.descriptor) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, f"syncfs {root}: {os.strerror(error)}")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.descriptor is not None:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+    def __del__(self) -> None:  # a thread that ended with its batch open
+        self.close()
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -269,16 +269,21 @@ def renew(archive: Archive) -> Retention:
     return Retention(RetentionMode.GOVERNANCE, renewed.locked_until)
 
 
-def test_a_longer_lock_on_a_copy_is_never_shortened_and_a_lost_copy_is_copied_again(
-    tmp_path: Path, sqlite_database: Database
-) -> None:
-    archive = make_archive(
+def on_two_directories(tmp_path: Path, database: Database) -> Archive:
+    """LONGER archived on a primary directory and copied to a replica directory."""
+    return make_archive(
         tmp_path,
-        sqlite_database,
+        database,
         FilesystemStore(tmp_path / "storage"),
         FilesystemStore(tmp_path / "replica"),
         [DossierSpec(LONGER, procedure="1.999001")],
     )
+
+
+def test_a_longer_lock_on_a_copy_is_never_shortened_and_a_lost_copy_is_copied_again(
+    tmp_path: Path, sqlite_database: Database
+) -> None:
+    archive = on_two_directories(tmp_path, sqlite_database)
     earlier = version_files(sqlite_database, LONGER)
     longest, lost = earlier[0], earlier[1]
     lock_2090 = Retention(RetentionMode.COMPLIANCE, datetime(2090, 12, 31, 17, 0, tzinfo=UTC))
@@ -298,6 +303,25 @@ def test_a_longer_lock_on_a_copy_is_never_shortened_and_a_lost_copy_is_copied_ag
     assert archive.replica.stat(lost).retention == LOCK_2074
     assert archive.replica.stat(longest).retention == lock_2090
     assert objects_behind(archive) == 0
+
+
+def test_a_primary_file_gone_is_a_failure_of_the_primary_not_a_lost_copy(
+    tmp_path: Path, sqlite_database: Database
+) -> None:
+    archive = on_two_directories(tmp_path, sqlite_database)
+    gone = version_files(sqlite_database, LONGER)[0]
+    archive.lengthen()
+    (tmp_path / "storage" / gone).unlink()  # lost on the primary: the replica holds the copy
+
+    synced = archive.sync()
+
+    assert synced.not_extended == (gone,)
+    with sqlite_database.read_session() as session:
+        row = session.scalars(select(StoredObject).where(StoredObject.key == gone)).first()
+        assert row is not None and row.replica_sha256 is not None  # still known to be held
+    assert archive.replica.stat(gone).retention == LOCK_2034  # left as it was, not shortened
+    again = archive.sync()
+    assert again.copied == 0 and again.not_extended == (gone,)  # reported again, nothing copied
 
 
 @pytest.fixture

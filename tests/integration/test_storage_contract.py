@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import ctypes
+import errno
 import fcntl
 import hashlib
 import io
 import os
 import random
+import re
 import sqlite3
 import stat
 from collections.abc import Callable
@@ -703,6 +706,73 @@ def test_filesystem_barrier_on_linux_is_one_syncfs_of_the_file_system(
     assert flushed[1:] == ["a/b"]
     with pytest.raises(ObjectNotFound):
         fs_store.sync(["a/b/c", "missing"])
+
+
+@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
+def test_filesystem_syncfs_descriptor_is_opened_before_the_batch_writes(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # syncfs reports a write-back error only to descriptors opened before it was first seen:
+    # the barrier's descriptor must already be open when the batch's first bytes are written.
+    real_fill, real_syncfs = filesystem._fill, filesystem._SYNCFS
+    assert real_syncfs is not None
+    open_at_first_write: list[set[int]] = []
+    given: list[int] = []
+
+    def fill(descriptor: int, stream: Any) -> Any:
+        if not open_at_first_write:
+            open_at_first_write.append(
+                {
+                    int(name)
+                    for name in os.listdir("/proc/self/fd")
+                    if os.path.realpath(f"/proc/self/fd/{name}") == str(fs_store.root)
+                }
+            )
+        return real_fill(descriptor, stream)
+
+    def syncfs(descriptor: int) -> int:
+        given.append(descriptor)
+        return real_syncfs(descriptor)
+
+    monkeypatch.setattr(filesystem, "_fill", fill)
+    monkeypatch.setattr(filesystem, "_SYNCFS", syncfs)
+    for key in ["x/1", "x/2"]:
+        fs_store.put(key, io.BytesIO(key.encode()), durable=False)
+    fs_store.sync(["x/1", "x/2"])
+    assert len(given) == 1 and given[0] in open_at_first_write[0]
+
+
+@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
+def test_filesystem_barrier_of_keys_this_thread_did_not_defer_flushes_file_by_file(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_bytes(fs_store, "d/durable", b"d")  # a durable put: in no batch
+    flushed = flushed_paths(fs_store, monkeypatch, syncfs=True)
+    fs_store.put("d/deferred", io.BytesIO(b"e"), durable=False)
+    fs_store.sync(["d/deferred", "d/durable"])
+    assert "syncfs ." not in flushed
+    assert {"d/deferred", "d/durable"} <= set(flushed)
+
+
+@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
+def test_filesystem_write_back_error_fails_the_barrier_and_ends_the_batch(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(descriptor: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    real_syncfs = filesystem._SYNCFS
+    monkeypatch.setattr(filesystem, "_SYNCFS", failing)
+    fs_store.put("f/1", io.BytesIO(b"1"), durable=False)
+    with pytest.raises(OSError, match=f"syncfs {re.escape(str(fs_store.root))}") as raised:
+        fs_store.sync(["f/1"])
+    assert raised.value.errno == errno.EIO
+    monkeypatch.setattr(filesystem, "_SYNCFS", real_syncfs)
+    flushed = flushed_paths(fs_store, monkeypatch, syncfs=True)
+    fs_store.put("f/2", io.BytesIO(b"2"), durable=False)  # a new batch, a new descriptor
+    fs_store.sync(["f/2"])
+    assert flushed == ["syncfs ."]
 
 
 def test_filesystem_durable_put_flushes_directories_a_deferred_put_created(
