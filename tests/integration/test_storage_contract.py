@@ -38,6 +38,7 @@ from archive_service.storage.filesystem import TEMP_SUFFIX, FilesystemStore
 from archive_service.storage.s3 import MIN_PART_SIZE, S3Store, ensure_bucket, make_client
 from archive_service.storage.sidecar import DATABASE_NAME
 from archive_service.storage.validation import InvalidKey
+from tests.file_system_flush import flush_file_system
 from tests.s3server.servers import S3Server, closed_port
 
 MiB = 1024 * 1024
@@ -650,7 +651,7 @@ def flushed_paths(
     ``syncfs .`` for each flush of the whole file system. Without ``syncfs`` the store runs as
     where that call is missing."""
     flushed: list[str] = []
-    real_fsync, real_syncfs = os.fsync, filesystem._SYNCFS
+    real_fsync = os.fsync
 
     def relative(descriptor: int) -> str:
         return os.path.relpath(os.readlink(f"/proc/self/fd/{descriptor}"), store.root)
@@ -660,9 +661,8 @@ def flushed_paths(
         real_fsync(descriptor)
 
     def whole_file_system(descriptor: int) -> int:
-        assert real_syncfs is not None
         flushed.append(f"syncfs {relative(descriptor)}")
-        return real_syncfs(descriptor)
+        return flush_file_system(descriptor)
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(filesystem, "_SYNCFS", whole_file_system if syncfs else None)
@@ -690,7 +690,6 @@ def test_filesystem_deferred_puts_are_flushed_once_by_the_barrier(
         fs_store.sync(["missing"])
 
 
-@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
 def test_filesystem_barrier_on_linux_is_one_syncfs_of_the_file_system(
     fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -708,14 +707,12 @@ def test_filesystem_barrier_on_linux_is_one_syncfs_of_the_file_system(
         fs_store.sync(["a/b/c", "missing"])
 
 
-@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
 def test_filesystem_syncfs_descriptor_is_opened_before_the_batch_writes(
     fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # syncfs reports a write-back error only to descriptors opened before it was first seen:
     # the barrier's descriptor must already be open when the batch's first bytes are written.
-    real_fill, real_syncfs = filesystem._fill, filesystem._SYNCFS
-    assert real_syncfs is not None
+    real_fill = filesystem._fill
     open_at_first_write: list[set[int]] = []
     given: list[int] = []
 
@@ -732,7 +729,7 @@ def test_filesystem_syncfs_descriptor_is_opened_before_the_batch_writes(
 
     def syncfs(descriptor: int) -> int:
         given.append(descriptor)
-        return real_syncfs(descriptor)
+        return flush_file_system(descriptor)
 
     monkeypatch.setattr(filesystem, "_fill", fill)
     monkeypatch.setattr(filesystem, "_SYNCFS", syncfs)
@@ -742,7 +739,6 @@ def test_filesystem_syncfs_descriptor_is_opened_before_the_batch_writes(
     assert len(given) == 1 and given[0] in open_at_first_write[0]
 
 
-@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
 def test_filesystem_barrier_of_keys_this_thread_did_not_defer_flushes_file_by_file(
     fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -754,7 +750,6 @@ def test_filesystem_barrier_of_keys_this_thread_did_not_defer_flushes_file_by_fi
     assert {"d/deferred", "d/durable"} <= set(flushed)
 
 
-@pytest.mark.skipif(filesystem._SYNCFS is None, reason="syncfs is Linux-only")
 def test_filesystem_write_back_error_fails_the_barrier_and_ends_the_batch(
     fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -762,13 +757,11 @@ def test_filesystem_write_back_error_fails_the_barrier_and_ends_the_batch(
         ctypes.set_errno(errno.EIO)
         return -1
 
-    real_syncfs = filesystem._SYNCFS
     monkeypatch.setattr(filesystem, "_SYNCFS", failing)
     fs_store.put("f/1", io.BytesIO(b"1"), durable=False)
     with pytest.raises(OSError, match=f"syncfs {re.escape(str(fs_store.root))}") as raised:
         fs_store.sync(["f/1"])
     assert raised.value.errno == errno.EIO
-    monkeypatch.setattr(filesystem, "_SYNCFS", real_syncfs)
     flushed = flushed_paths(fs_store, monkeypatch, syncfs=True)
     fs_store.put("f/2", io.BytesIO(b"2"), durable=False)  # a new batch, a new descriptor
     fs_store.sync(["f/2"])
