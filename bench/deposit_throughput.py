@@ -268,7 +268,10 @@ def library_floor_seconds(
             start = time.process_time()
             with pikepdf.open(source) as pdf:
                 pikepdf.pdfa.prepare(pdf, RENDITION_FLAVOUR, output_intent=OUTPUT_INTENT)
-                pdf.save(output, **pikepdf.pdfa.resolve_save_kwargs(RENDITION_FLAVOUR))
+                pdf.save(
+                    output,
+                    **pikepdf.pdfa.resolve_save_kwargs(RENDITION_FLAVOUR, deterministic_id=True),
+                )
             middle = time.process_time()
             report = pikepdf.pdfa.validate_written(output, RENDITION_FLAVOUR)
             conversion.append(middle - start)
