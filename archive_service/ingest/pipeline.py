@@ -56,6 +56,8 @@ from archive_service.config import Settings
 from archive_service.db.base import utcnow
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier
+from archive_service.formats.pdfa import pikepdf_validator_version
+from archive_service.formats.rendition import RenditionTools
 from archive_service.ingest import crashpoints
 from archive_service.ingest.catalogue import ArchivedVersion, record_archived
 from archive_service.ingest.errors import DuplicateDossier
@@ -89,6 +91,7 @@ from archive_service.packages.mets import VN_TZ
 from archive_service.packages.models import SipPackage
 from archive_service.packages.premis import PremisAgent, PremisEvent
 from archive_service.packages.problems import PackageInvalid, Problem, ProblemCode, errors
+from archive_service.packages.schemas import compile_all as compile_all_schemas
 from archive_service.packages.sip_reader import read_sip
 from archive_service.packages.tthc import TTHC_PATH
 from archive_service.storage.ocfl import OcflRepository
@@ -190,6 +193,17 @@ class DepositPipeline:
         finally:
             lease.release()
         return self.apply_locks(deposit_id)
+
+    def warm_up(self) -> None:
+        """Look up now what each process otherwise looks up at its first deposit: the
+        external tools and their versions, the PDF/A validator, the compiled XML schemas."""
+        RenditionTools.detect()
+        pikepdf_validator_version()
+        compile_all_schemas()
+
+    def start(self) -> None:
+        """Ready to run tasks (``warm_up``) before the first one comes."""
+        self.warm_up()
 
     def close(self) -> None:
         """Nothing to stop: the task bodies run on the caller's thread."""

@@ -178,6 +178,13 @@ def _compiled(name: SchemaName) -> _Compiled:
         return _cache[name]
 
 
+def compile_all() -> None:
+    """Compile every bundled schema now rather than at its first use (a process about to
+    validate packages pays the cost once, before its first deposit)."""
+    for name in SchemaName:
+        _compiled(name)
+
+
 def validate(
     tree: etree._ElementTree | etree._Element, schema: SchemaName, path: str
 ) -> list[Problem]:
