@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
@@ -122,31 +122,45 @@ def _batches(values: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 def record_stored_keys(session: Session, dossier_id: int, stored: StoredVersion) -> None:
-    """One row per (key, store version); a key rewritten in place (root inventory) is updated."""
+    """One row per (key, store version); a key rewritten in place (root inventory) is updated.
+
+    Bulk statements (one INSERT and at most one UPDATE), not one ORM object per key."""
     keys = [item.key for item in stored.keys]
-    existing: dict[tuple[str, str], StoredObject] = {}
+    existing: dict[tuple[str, str], int] = {}
     for batch in _batches(keys):
-        rows = session.scalars(
-            select(StoredObject).where(
+        rows = session.execute(
+            select(StoredObject.id, StoredObject.key, StoredObject.version_id).where(
                 StoredObject.storage == PRIMARY_STORAGE, StoredObject.key.in_(batch)
             )
         )
-        existing.update({(row.key, row.version_id): row for row in rows})
+        existing.update({(row.key, row.version_id): row.id for row in rows})
+    new, changed = [], []
     for item in stored.keys:
-        row = existing.get((item.key, item.version_id))
-        if row is None:
-            row = StoredObject(storage=PRIMARY_STORAGE, key=item.key, version_id=item.version_id)
-            session.add(row)
-        row.dossier_id = dossier_id
-        row.aip_version = stored.version
-        row.size = item.size
-        row.sha256 = item.sha256
+        values = {
+            "dossier_id": dossier_id,
+            "aip_version": stored.version,
+            "size": item.size,
+            "sha256": item.sha256,
+        }
+        row_id = existing.get((item.key, item.version_id))
+        if row_id is None:
+            new.append(
+                {"storage": PRIMARY_STORAGE, "key": item.key, "version_id": item.version_id}
+                | values
+            )
+        else:
+            changed.append({"id": row_id} | values)
+    if new:
+        session.execute(insert(StoredObject), new)
+    if changed:
+        session.execute(update(StoredObject), changed)
 
 
 def _record_events(
     session: Session, dossier_id: int, deposit_id: str, events: Sequence[PremisEvent]
 ) -> None:
-    """Events not recorded yet (an identifier may recur in a later version's PREMIS file)."""
+    """Events not recorded yet (an identifier may recur in a later version's PREMIS file);
+    one bulk INSERT."""
     ids = [event.identifier for event in events]
     known: set[str] = set()
     for batch in _batches(ids):
@@ -155,19 +169,22 @@ def _record_events(
                 select(PremisEventRecord.event_id).where(PremisEventRecord.event_id.in_(batch))
             )
         )
+    rows = []
     for event in events:
         if event.identifier in known:
             continue
         known.add(event.identifier)
-        session.add(
-            PremisEventRecord(
-                dossier_id=dossier_id,
-                deposit_id=deposit_id,
-                event_id=event.identifier,
-                event_type=str(event.event_type),
-                at=event.date_time,
-                outcome=str(event.outcome) if event.outcome is not None else None,
-                detail=event.detail,
-                agent=event.agents[0].identifier if event.agents else None,
-            )
+        rows.append(
+            {
+                "dossier_id": dossier_id,
+                "deposit_id": deposit_id,
+                "event_id": event.identifier,
+                "event_type": str(event.event_type),
+                "at": event.date_time,
+                "outcome": str(event.outcome) if event.outcome is not None else None,
+                "detail": event.detail,
+                "agent": event.agents[0].identifier if event.agents else None,
+            }
         )
+    if rows:
+        session.execute(insert(PremisEventRecord), rows)
