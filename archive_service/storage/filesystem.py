@@ -391,8 +391,10 @@ class FilesystemStore:
             record = replace(
                 record or Record(digest), retention=old.retention, legal_hold=old.legal_hold
             )
-        # Never leave a record describing other bytes: drop it before the rename.
-        self._sidecar.remove(key)
+        # Never leave a record describing other bytes: drop it before the rename (a key
+        # without one, as every new key, costs no second look).
+        if old != Record():
+            self._sidecar.remove(key)
         os.replace(temp, target)
         if record is not None:
             _fsync_directory(target.parent)  # the bytes exist before a record describes them
