@@ -12,10 +12,10 @@ Writing a version follows one order, which makes the root ``inventory.json`` the
 4. the root ``inventory.json`` (atomic replace: rename on disk, one PUT on S3) — committed;
 5. the root ``inventory.json.sha256``.
 
-On a store with a ``SyncBarrier`` (the filesystem) the files of steps 1 and 2–3 are written
-without flushing each one, then made durable by one barrier per step, so that everything the
-root inventory references is on disk before it is written; the root inventory and its sidecar
-are flushed as they are written. Every S3 PUT is durable when acknowledged.
+On a store with a ``SyncBarrier`` (the filesystem) the files of steps 1–3 are written without
+flushing each one, then made durable by one barrier, so that everything the root inventory
+references is on disk before it is written; the root inventory and its sidecar are flushed as
+they are written. Every S3 PUT is durable when acknowledged.
 
 Until step 4 the previous version stays the object's head, intact and readable; ``recover()``
 deletes the keys of a version the root inventory does not know. After step 4 a missing or stale
@@ -293,7 +293,6 @@ class OcflRepository:
         manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
         try:
             written, digests = self._write_content(object_id, version, changes, manifest)
-            self._sync(item.key for item in written)
             state = {p: d for p, d in prior_state.items() if p not in removed_paths} | digests
             inventory = with_new_version(
                 prior_inventory,
@@ -316,7 +315,10 @@ class OcflRepository:
                 version_files[f"{root}/{OBJECT_DECLARATION_FILE}"] = OBJECT_DECLARATION
             for key, content in version_files.items():
                 self._put_bytes(key, content, durable=False)
-            self._sync(version_files)
+            # One barrier for the version's content and its own files: until the root
+            # inventory below names it, a version directory is invisible, and a partial one is
+            # removed by ``recover``; only the order against the root inventory matters.
+            self._sync([*(item.key for item in written), *version_files])
             self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
         except BaseException:
             with contextlib.suppress(StorageError):

@@ -654,9 +654,9 @@ def test_a_first_version_of_n_files_needs_a_few_barriers_not_one_per_file(
     files_flushed = [path for path in fsyncs if path not in directories]
     syncfs_calls = [event for event in disk_events.log if event[0] == "syncfs"]
     if disk_events.barrier == "syncfs":
-        # The content barrier and the version files' barrier: one syncfs each; the root
+        # One barrier for the content and the version's own files: one syncfs; the root
         # inventory and its sidecar are single durable puts (file, then directory).
-        assert len(syncfs_calls) == 2
+        assert len(syncfs_calls) == 1
         assert len(fsyncs) <= 6
     else:
         assert not syncfs_calls
@@ -664,12 +664,11 @@ def test_a_first_version_of_n_files_needs_a_few_barriers_not_one_per_file(
         # inventory and its sidecar: flushed exactly once each.
         assert sorted(files_flushed) == sorted(set(files_flushed))
         assert len(files_flushed) == len(files) + 5
-        # Each directory once per barrier that touched it: the 12 directories of a new object
-        # (content tree, v1, object root, the 3 tuple levels, the storage root) once, then v1
-        # and the object root again after the version files, and the object root once per
-        # root file.
+        # Each directory once in the version's barrier: the 12 directories of a new object
+        # (content tree, v1, object root, the 3 tuple levels, the storage root); then the
+        # object root once per root file.
         assert len(set(directories)) == 12
-        assert len(directories) == len(set(directories)) + 4
+        assert len(directories) == len(set(directories)) + 2
         assert len(fsyncs) < 2 * len(files)
     assert_valid(fs_backend)
 
