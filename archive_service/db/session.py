@@ -34,7 +34,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "begin", _postgresql_begin)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,21 +51,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 READ_ONLY = "archive_read_only"
+#: Execution option of a transaction whose commit is not flushed to disk on its own
+#: (``Database.transient_session``).
+TRANSIENT = "archive_transient"
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Writers take the write lock at BEGIN, so concurrent writers queue instead of failing
     # mid-transaction; read-only sessions use a plain deferred BEGIN and never wait for writers.
-    if connection.get_execution_options().get(READ_ONLY):
+    options = connection.get_execution_options()
+    if options.get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
         return
     dbapi_connection = connection.connection.dbapi_connection
     take_writer_lock(dbapi_connection)
     try:
+        # In WAL mode NORMAL commits without syncing the log; the next FULL commit syncs it.
+        synchronous = "NORMAL" if options.get(TRANSIENT) else "FULL"
+        connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
         release_writer_lock(dbapi_connection)
         raise
+
+
+def _postgresql_begin(connection: Any) -> None:
+    if connection.get_execution_options().get(TRANSIENT):
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 class Database:
@@ -74,11 +89,23 @@ class Database:
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.transient_sessions = sessionmaker(
+            self.engine.execution_options(**{TRANSIENT: True}), expire_on_commit=False
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on any error."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def transient_session(self) -> Iterator[Session]:
+        """``session``, but its commit is not flushed to disk on its own: a power failure (not
+        a crash of the process) may undo it, never leaving the database inconsistent, and the
+        next ordinary commit makes it durable too. Only for changes that are redone when
+        undone: a deposit's lease and the pipeline statuses that precede a durable step."""
+        with self.transient_sessions() as session, session.begin():
             yield session
 
     @contextmanager

@@ -50,8 +50,11 @@ def _seconds_until(moment: datetime | None, now: datetime) -> float:
 
 
 def claim(database: Database, deposit_id: str, seconds: float) -> Deposit | Wait | Finished:
-    """Take the lease of a deposit that is due; count the attempt. The row is returned detached."""
-    with database.session() as session:
+    """Take the lease of a deposit that is due; count the attempt. The row is returned detached.
+
+    Not flushed on its own (``Database.transient_session``): a power failure that undoes it
+    also stopped the worker that held it."""
+    with database.transient_session() as session:
         deposit = session.get(Deposit, deposit_id, with_for_update=True)
         if deposit is None:
             raise DepositNotFound(deposit_id)
@@ -116,7 +119,7 @@ class Lease:
     def _renew(self) -> None:
         new = utcnow() + timedelta(seconds=self._seconds)
         try:
-            with self._database.session() as session:
+            with self._database.transient_session() as session:
                 result = session.execute(
                     update(Deposit)
                     .where(Deposit.id == self.deposit_id, Deposit.lease_until == self.until)

@@ -565,16 +565,21 @@ class _Attempt:
     # --- transactions
 
     @contextmanager
-    def locked(self) -> Iterator[tuple[Session, Deposit]]:
-        """A transaction on the deposit's row, refused (``LeaseLost``) unless the lease is ours."""
-        with self.lease.held(), self.database.session() as session:
+    def locked(self, *, durable: bool = True) -> Iterator[tuple[Session, Deposit]]:
+        """A transaction on the deposit's row, refused (``LeaseLost``) unless the lease is ours
+        (not flushed on its own unless ``durable``: ``Database.transient_session``)."""
+        transaction = self.database.session if durable else self.database.transient_session
+        with self.lease.held(), transaction() as session:
             deposit = session.get(Deposit, self.deposit_id, with_for_update=True)
             if deposit is None or not self.lease.owns(deposit):
                 raise LeaseLost(f"deposit {self.deposit_id}: lease lost")
             yield session, deposit
 
     def transition(self, status: DepositStatus) -> None:
-        with self.locked() as (session, deposit):
+        """Move to ``status`` (``checking``, ``storing``): a step that is redone if a power
+        failure undoes it, so its commit is not flushed on its own; the steps that must be on
+        disk first (the target object before storage is written, the archived rows) are."""
+        with self.locked(durable=False) as (session, deposit):
             change_status(session, deposit, status)
 
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from archive_service.db.migrate import (
     DatabaseNotMigrated,
@@ -81,3 +82,31 @@ def test_read_sessions_do_not_wait_for_a_writer(database: Database) -> None:
         writer.flush()  # the writer holds the write lock until it commits
         with database.read_session() as reader:
             assert [a.id for a in reader.scalars(select(Agency))] == ["A"]
+
+
+def _commit_flushes_to_disk(session: Session) -> bool:
+    """Whether this transaction's commit waits for the disk: SQLite's ``synchronous`` level
+    (FULL = 2 syncs the log at every commit, NORMAL = 1 does not) or PostgreSQL's
+    ``synchronous_commit``."""
+    if session.get_bind().dialect.name == "sqlite":
+        level = session.execute(text("PRAGMA synchronous")).scalar_one()
+        assert level in (1, 2)
+        return bool(level == 2)
+    return bool(session.execute(text("SHOW synchronous_commit")).scalar_one() == "on")
+
+
+def test_only_transient_sessions_commit_without_waiting_for_the_disk(database: Database) -> None:
+    """A transient session's commit is visible at once and is not flushed on its own; every
+    other writing session, before and after it on the same pooled connection, is flushed."""
+    with database.session() as session:
+        session.add(Agency(id="A", name="a"))
+        assert _commit_flushes_to_disk(session)
+    for _ in range(2):
+        with database.transient_session() as session:
+            session.execute(update(Agency).values(name="renamed"))
+            assert not _commit_flushes_to_disk(session)
+        with database.read_session() as reader:
+            assert reader.scalar(select(Agency.name)) == "renamed"
+        with database.session() as session:
+            assert _commit_flushes_to_disk(session)
+            session.execute(update(Agency).values(name="a"))
