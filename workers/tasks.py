@@ -1,9 +1,9 @@
 """Tasks: thin wrappers that call the deposit service and the audit checkpoint.
 
-Each worker process opens its own service (database engine, storage) after the fork, when it
-starts (or at its first task). When a worker starts, it resubmits every unfinished deposit, each
-due when its lease or its back-off ends: a deposit whose worker was killed is finished by the
-restarted worker without waiting for the broker to hand the lost task out again.
+Each worker process opens its own service (database engine, storage) on first use, after the
+fork. When a worker starts, it resubmits every unfinished deposit, each due when its lease or its
+back-off ends: a deposit whose worker was killed is finished by the restarted worker without
+waiting for the broker to hand the lost task out again.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import os
 from typing import Any
 
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_ready
 
 from archive_service.config import get_settings
 from archive_service.ingest.dispatch import TASK_ERROR_DELAY_SECONDS
@@ -56,16 +56,6 @@ def audit_checkpoint() -> None:
     """Sign the audit entries written since the last checkpoint and store the checkpoint."""
     service = deposit_service()
     run_checkpoint(service.settings, service.database, open_archive_store(service.settings))
-
-
-@worker_process_init.connect
-def warm_up(**_: Any) -> None:
-    """Open this pool process's service and warm its pipeline before its first task (a
-    failure here is only logged: the first task opens the service again and says why)."""
-    try:
-        deposit_service().pipeline.start()
-    except Exception:
-        log.exception("pipeline not warmed up; the first task opens it again")
 
 
 @worker_ready.connect

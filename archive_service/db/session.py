@@ -34,17 +34,18 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    if engine.dialect.name == "postgresql":
-        event.listen(engine, "begin", _postgresql_begin)
-    return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+_WAL = "archive_wal"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     # Let SQLAlchemy, not the driver, open transactions (so BEGIN IMMEDIATE below is used).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    record.info[_WAL] = str(mode).lower() == "wal"  # refused on some file systems
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -66,18 +67,14 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     dbapi_connection = connection.connection.dbapi_connection
     take_writer_lock(dbapi_connection)
     try:
-        # In WAL mode NORMAL commits without syncing the log; the next FULL commit syncs it.
-        synchronous = "NORMAL" if options.get(TRANSIENT) else "FULL"
-        connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+        # In WAL mode NORMAL commits without syncing the log (the next FULL commit syncs it);
+        # in any other mode it could corrupt the database on a power failure.
+        transient = options.get(TRANSIENT) and connection.info.get(_WAL)
+        connection.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if transient else 'FULL'}")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
         release_writer_lock(dbapi_connection)
         raise
-
-
-def _postgresql_begin(connection: Any) -> None:
-    if connection.get_execution_options().get(TRANSIENT):
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 class Database:
@@ -101,10 +98,12 @@ class Database:
 
     @contextmanager
     def transient_session(self) -> Iterator[Session]:
-        """``session``, but its commit is not flushed to disk on its own: a power failure (not
-        a crash of the process) may undo it, never leaving the database inconsistent, and the
-        next ordinary commit makes it durable too. Only for changes that are redone when
-        undone: a deposit's lease and the pipeline statuses that precede a durable step."""
+        """``session``, but on SQLite in WAL mode its commit is not flushed to disk on its own:
+        a power failure of the machine (not a crash of a process) may undo it, never leaving
+        the database inconsistent, and the next ordinary commit makes it durable too. Elsewhere
+        (PostgreSQL, whose server can restart while workers on other hosts go on) it is an
+        ordinary session. Only for what nobody relies on once the machine has restarted: a
+        deposit's lease. Never for audit entries: a checkpoint may sign them at once."""
         with self.transient_sessions() as session, session.begin():
             yield session
 

@@ -52,8 +52,8 @@ def _seconds_until(moment: datetime | None, now: datetime) -> float:
 def claim(database: Database, deposit_id: str, seconds: float) -> Deposit | Wait | Finished:
     """Take the lease of a deposit that is due; count the attempt. The row is returned detached.
 
-    Not flushed on its own (``Database.transient_session``): a power failure that undoes it
-    also stopped the worker that held it."""
+    Not flushed on its own on SQLite (``Database.transient_session``): a power failure that
+    undoes it also stopped the worker that held it."""
     with database.transient_session() as session:
         deposit = session.get(Deposit, deposit_id, with_for_update=True)
         if deposit is None:

@@ -169,8 +169,8 @@ class DepositPipeline:
     def process(self, deposit_id: str) -> float | None:
         """Advance a deposit as far as possible; return seconds until it needs another run.
 
-        ``None``: nothing more to do (it reached its end, or another worker holds it and will
-        carry on). Raises ``DepositNotFound`` for an unknown id.
+        ``None``: nothing more to do (it reached its end). Raises ``DepositNotFound`` for an
+        unknown id.
         """
         claimed = claim(self.database, deposit_id, self.settings.lease_seconds)
         if isinstance(claimed, Finished):
@@ -185,8 +185,10 @@ class DepositPipeline:
         except _Done as done:
             return done.result
         except LeaseLost:
-            log.warning("deposit %s: another worker took it over", deposit_id)
-            return None
+            # Another worker holds it now, or the lease could not be renewed: look again once a
+            # lease has run out (claim then waits for a live holder, or takes the deposit over).
+            log.warning("deposit %s: lease lost; looking again later", deposit_id)
+            return self.settings.lease_seconds
         except Exception as exc:
             log.exception("deposit %s: attempt %d failed", deposit_id, claimed.attempts)
             return _Attempt(self, claimed, lease).record_failure(exc)
@@ -565,21 +567,16 @@ class _Attempt:
     # --- transactions
 
     @contextmanager
-    def locked(self, *, durable: bool = True) -> Iterator[tuple[Session, Deposit]]:
-        """A transaction on the deposit's row, refused (``LeaseLost``) unless the lease is ours
-        (not flushed on its own unless ``durable``: ``Database.transient_session``)."""
-        transaction = self.database.session if durable else self.database.transient_session
-        with self.lease.held(), transaction() as session:
+    def locked(self) -> Iterator[tuple[Session, Deposit]]:
+        """A transaction on the deposit's row, refused (``LeaseLost``) unless the lease is ours."""
+        with self.lease.held(), self.database.session() as session:
             deposit = session.get(Deposit, self.deposit_id, with_for_update=True)
             if deposit is None or not self.lease.owns(deposit):
                 raise LeaseLost(f"deposit {self.deposit_id}: lease lost")
             yield session, deposit
 
     def transition(self, status: DepositStatus) -> None:
-        """Move to ``status`` (``checking``, ``storing``): a step that is redone if a power
-        failure undoes it, so its commit is not flushed on its own; the steps that must be on
-        disk first (the target object before storage is written, the archived rows) are."""
-        with self.locked(durable=False) as (session, deposit):
+        with self.locked() as (session, deposit):
             change_status(session, deposit, status)
 
 

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from archive_service.config import Settings
@@ -83,25 +83,38 @@ class ProcessPipeline:
             return BROKEN_POOL_DELAY_SECONDS
 
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> frozenset[int]:
-        """Start every child and wait until each has initialised (at most ``timeout`` s);
-        the process ids of the children that are ready."""
-        pool = self._current_pool()
+        """Start every child and wait until each has initialised, for at most ``timeout``
+        seconds; the process ids of the children that are ready by then (the others go on
+        starting, and take tasks once ready)."""
         ready: set[int] = set()
         deadline = time.monotonic() + timeout
-        # One call per missing child: while none is idle, each call starts a child; a child
-        # takes calls only once initialised, so the children that answered are the ready ones.
-        while len(ready) < self._processes and time.monotonic() < deadline:
-            calls = [pool.submit(_child_id) for _ in range(self._processes - len(ready))]
-            try:
-                ready.update(call.result() for call in calls)
-            except BrokenProcessPool:
-                log.error("a pipeline process could not start; the first task tries again")
-                self._replace(pool)
-                return frozenset()
-            if len(ready) < self._processes:
+        try:
+            pool = self._current_pool()
+        except RuntimeError:  # closed already
+            return frozenset()
+        try:
+            # One call per missing child: while none is idle, each call starts a child; a
+            # child takes calls only once initialised, so the children that answered are ready.
+            while len(ready) < self._processes:
+                calls = [pool.submit(_child_id) for _ in range(self._processes - len(ready))]
+                done, _ = wait(calls, timeout=max(0.0, deadline - time.monotonic()))
+                ready.update(call.result() for call in done)
+                if len(ready) == self._processes or time.monotonic() >= deadline:
+                    break
                 time.sleep(_START_POLL_SECONDS)
+        except BrokenProcessPool:
+            log.error("a pipeline process could not start; the first task tries again")
+            self._replace(pool)
+            return frozenset()
+        except (RuntimeError, CancelledError):  # closed while starting
+            return frozenset(ready)
         if len(ready) < self._processes:
-            log.warning("%d of %d pipeline processes ready", len(ready), self._processes)
+            log.warning(
+                "pipeline processes: %d of %d ready after %.0f s; the others are still starting",
+                len(ready),
+                self._processes,
+                timeout,
+            )
         return frozenset(ready)
 
     def close(self) -> None:

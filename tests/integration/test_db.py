@@ -95,18 +95,33 @@ def _commit_flushes_to_disk(session: Session) -> bool:
     return bool(session.execute(text("SHOW synchronous_commit")).scalar_one() == "on")
 
 
-def test_only_transient_sessions_commit_without_waiting_for_the_disk(database: Database) -> None:
-    """A transient session's commit is visible at once and is not flushed on its own; every
-    other writing session, before and after it on the same pooled connection, is flushed."""
+def test_only_transient_sessions_on_sqlite_commit_without_waiting_for_the_disk(
+    database: Database,
+) -> None:
+    """On SQLite (WAL), a transient session's commit is visible at once and is not flushed on
+    its own; every other writing session, before and after it on the same pooled connection, is
+    flushed. On PostgreSQL a transient session is an ordinary one."""
+    sqlite = database.engine.dialect.name == "sqlite"
     with database.session() as session:
         session.add(Agency(id="A", name="a"))
         assert _commit_flushes_to_disk(session)
     for _ in range(2):
         with database.transient_session() as session:
             session.execute(update(Agency).values(name="renamed"))
-            assert not _commit_flushes_to_disk(session)
+            assert _commit_flushes_to_disk(session) is not sqlite
         with database.read_session() as reader:
             assert reader.scalar(select(Agency.name)) == "renamed"
         with database.session() as session:
             assert _commit_flushes_to_disk(session)
             session.execute(update(Agency).values(name="a"))
+
+
+def test_a_transient_session_is_flushed_where_sqlite_cannot_use_its_log() -> None:
+    """Without write-ahead logging (here: an in-memory database), NORMAL could corrupt the
+    database on a power failure: a transient session is then flushed like any other."""
+    database = Database("sqlite://")
+    try:
+        with database.transient_session() as session:
+            assert _commit_flushes_to_disk(session)
+    finally:
+        database.dispose()

@@ -7,6 +7,7 @@ real in-process dispatcher (a thread pool).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -18,11 +19,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 
 from archive_service.config import Settings
 from archive_service.db.base import utcnow
-from archive_service.db.session import Database
+from archive_service.db.session import TRANSIENT, Database
 from archive_service.dossiers.models import Document, Dossier, PremisEventRecord, StoredObject
 from archive_service.ingest.dispatch import InProcessDispatcher
 from archive_service.ingest.errors import (
@@ -32,7 +33,7 @@ from archive_service.ingest.errors import (
     DuplicateDossier,
     IdempotencyKeyReused,
 )
-from archive_service.ingest.lease import claim
+from archive_service.ingest.lease import Lease, claim
 from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.ingest.pipeline import BUSY_DOSSIER_SECONDS
 from archive_service.ingest.service import DepositService
@@ -691,3 +692,70 @@ def test_the_worker_command_needs_a_broker(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "ARCHIVE_BROKER_URL" in done.stderr
+
+
+def test_only_the_lease_is_written_without_a_flush_of_its_own(
+    service: DepositService, depositor: Principal, sip: Path, database: Database
+) -> None:
+    """The transient transactions of a deposit (``Database.transient_session``) only take or
+    renew its lease: never a status change, never an audit entry (a checkpoint may sign audit
+    entries at once), never a catalogue row."""
+    transactions: dict[int, tuple[bool, list[str]]] = {}
+    ended: list[tuple[bool, list[str]]] = []
+
+    def began(connection: Connection) -> None:
+        transactions[id(connection)] = (
+            bool(connection.get_execution_options().get(TRANSIENT)),
+            [],
+        )
+
+    def executed(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if id(connection) in transactions:
+            transactions[id(connection)][1].append(statement)
+
+    def committed(connection: Connection) -> None:
+        if id(connection) in transactions:
+            ended.append(transactions.pop(id(connection)))
+
+    listeners = [("begin", began), ("before_cursor_execute", executed), ("commit", committed)]
+    for name, listener in listeners:
+        event.listen(database.engine, name, listener)
+    try:
+        receipt = deposit(service, depositor, sip)
+        view = wait_final(service, depositor, receipt.deposit_id)
+    finally:
+        for name, listener in listeners:
+            event.remove(database.engine, name, listener)
+    assert view.status is DepositStatus.ARCHIVED
+    transient = [statements for flag, statements in ended if flag]
+    assert transient, "the lease was not taken in a transient transaction"
+    for statements in transient:
+        skipped = ("SELECT", "PRAGMA", "BEGIN")
+        writes = [s for s in statements if not s.lstrip().upper().startswith(skipped)]
+        assert writes and all(s.lstrip().startswith("UPDATE deposits SET") for s in writes)
+        assert not any(re.search(r"\bstatus\b", s.split("WHERE")[0]) for s in writes), writes
+    assert any("INSERT INTO audit_entries" in s for _, statements in ended for s in statements)
+
+
+def test_a_worker_that_loses_the_lease_looks_again_later(
+    service: DepositService,
+    depositor: Principal,
+    sip: Path,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An attempt that finds its lease taken (another worker, or renewals that failed) stops
+    without writing, and asks to run again once a lease has run out instead of dropping the
+    deposit: nothing else would bring it back before a worker restarts."""
+    service.dispatcher.close()  # this test runs the task body itself
+    receipt = deposit(service, depositor, sip)
+    monkeypatch.setattr(Lease, "owns", lambda self, deposit: False)
+    assert service.process(receipt.deposit_id) == service.settings.lease_seconds
+    with database.session() as session:
+        assert session.get(Deposit, receipt.deposit_id).status == DepositStatus.RECEIVED
+    monkeypatch.undo()
+    with database.session() as session:  # the lease runs out
+        session.get(Deposit, receipt.deposit_id).lease_until = utcnow()
+    assert service.process(receipt.deposit_id) is None
+    with database.session() as session:
+        assert session.get(Deposit, receipt.deposit_id).status == DepositStatus.ARCHIVED

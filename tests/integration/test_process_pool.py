@@ -57,3 +57,24 @@ def test_the_service_starts_its_pipeline_processes_before_it_serves(tmp_path: Pa
         assert len(_children() - before) == 1
         assert archive.client.get("/healthz").status_code == 200
     assert not _children() - before
+
+
+def test_start_waits_no_longer_than_its_timeout(tmp_path: Path, sqlite_database: Database) -> None:
+    """With no time to wait, ``start`` returns before any child can have initialised (a child
+    imports the pipeline's libraries first); the children go on starting and serve tasks."""
+    before = _children()
+    pipeline = ProcessPipeline(make_settings(tmp_path, sqlite_database.url), 2)
+    try:
+        assert pipeline.start(timeout=0.0) == frozenset()
+        assert len(_children() - before) == 2
+        assert len(pipeline.start()) == 2
+    finally:
+        pipeline.close()
+
+
+def test_start_after_close_starts_nothing(tmp_path: Path, sqlite_database: Database) -> None:
+    before = _children()
+    pipeline = ProcessPipeline(make_settings(tmp_path, sqlite_database.url), 1)
+    pipeline.close()
+    assert pipeline.start() == frozenset()
+    assert not _children() - before
