@@ -90,8 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not settings.broker_url:  # this process runs the tasks: ready them before serving
-            await anyio.to_thread.run_sync(deposits.pipeline.start)
         await anyio.to_thread.run_sync(dispatcher.start, deposits)
         stop_fixity = start_fixity_background(app)
         stop_checkpoints = start_checkpoint_background(settings, database, repository.store)

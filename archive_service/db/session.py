@@ -37,7 +37,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-_WAL = "archive_wal"
+_WAL, _SYNCHRONOUS = "archive_wal", "archive_synchronous"  # keys of a connection's info
 
 
 def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
@@ -47,6 +47,7 @@ def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     record.info[_WAL] = str(mode).lower() == "wal"  # refused on some file systems
     cursor.execute("PRAGMA synchronous=FULL")
+    record.info[_SYNCHRONOUS] = "FULL"
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -69,8 +70,11 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     try:
         # In WAL mode NORMAL commits without syncing the log (the next FULL commit syncs it);
         # in any other mode it could corrupt the database on a power failure.
-        transient = options.get(TRANSIENT) and connection.info.get(_WAL)
-        connection.exec_driver_sql(f"PRAGMA synchronous={'NORMAL' if transient else 'FULL'}")
+        info = connection.info
+        wanted = "NORMAL" if options.get(TRANSIENT) and info.get(_WAL) else "FULL"
+        if info.get(_SYNCHRONOUS) != wanted:  # set only when it changes
+            connection.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+            info[_SYNCHRONOUS] = wanted
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
         release_writer_lock(dbapi_connection)

@@ -36,6 +36,8 @@ TASK_ERROR_DELAY_SECONDS = 5.0
 class DepositRunner(Protocol):
     """What a dispatcher runs (``DepositService``)."""
 
+    def prepare(self) -> None: ...
+
     def process(self, deposit_id: str) -> float | None: ...
 
     def pending(self) -> Sequence[PendingDeposit]: ...
@@ -65,7 +67,8 @@ class TaskDispatcher(Protocol):
 
 
 class InProcessDispatcher:
-    """Tasks on a thread pool of this process; resumes unfinished deposits at ``start``.
+    """Tasks on a thread pool of this process; at ``start``, readies the runner (its pipeline
+    processes, D-43) and resumes unfinished deposits.
 
     A deposit has at most one task here at a time: queued or running, or waiting for its time
     (an earlier submission moves the time forward). A submission while its task runs makes it
@@ -94,6 +97,7 @@ class InProcessDispatcher:
             self._runner = runner
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="deposit")
             early, self._early = self._early, []
+        runner.prepare()
         runner.sweep_staging()
         for pending in runner.pending():
             self.submit(pending.deposit_id, pending.due_in)

@@ -196,16 +196,12 @@ class DepositPipeline:
             lease.release()
         return self.apply_locks(deposit_id)
 
-    def warm_up(self) -> None:
+    def start(self) -> None:
         """Look up now what each process otherwise looks up at its first deposit: the
         external tools and their versions, the PDF/A validator, the compiled XML schemas."""
         RenditionTools.detect()
         pikepdf_validator_version()
         compile_all_schemas()
-
-    def start(self) -> None:
-        """Ready to run tasks (``warm_up``) before the first one comes."""
-        self.warm_up()
 
     def close(self) -> None:
         """Nothing to stop: the task bodies run on the caller's thread."""

@@ -40,12 +40,12 @@ _child_pipeline: DepositPipeline | None = None
 
 def _start_child(settings: Settings) -> None:
     """Initializer of a child process: logging, database connections and repository, and what
-    each process looks up once (``DepositPipeline.warm_up``)."""
+    each process looks up once (``DepositPipeline.start``)."""
     global _child_pipeline
     configure_logging()
     database = Database(settings.effective_database_url())
     _child_pipeline = DepositPipeline(settings, database, open_archive_repository(settings))
-    _child_pipeline.warm_up()
+    _child_pipeline.start()
 
 
 def _child_id() -> int:

@@ -340,6 +340,10 @@ class DepositService:
 
     # --- processing
 
+    def prepare(self) -> None:
+        """Ready this process to run tasks before the first comes (``pipeline.start``)."""
+        self.pipeline.start()
+
     def process(self, deposit_id: str) -> float | None:
         """The task body: advance the deposit; seconds until it must run again, or ``None``."""
         return self.pipeline.process(deposit_id)
