@@ -10,8 +10,10 @@ catalog's ``Perms`` and ``DSS`` and the PAdES ``ESIC`` extension. The rendition 
 is therefore an unsigned copy (``PdfaStep.signature_removed``); the signed original is only
 ever read; then ``pikepdf.pdfa.prepare`` installs the output intent
 and the XMP ``pdfaid`` 2/B declaration and the file is written with the save settings pikepdf
-pins for PDF/A (no encryption, a trailer ID). URI, GoTo, GoToR, GoToE, Thread, SubmitForm and the
-four page-turning named actions are allowed by ISO 19005-2 §6.5.1 and are kept.
+pins for PDF/A (no encryption, a trailer ID), after large incompressible streams were wrapped in
+stored deflate blocks (``stored_streams``: qpdf would spend CPU compressing them for nothing).
+URI, GoTo, GoToR, GoToE, Thread, SubmitForm and the four page-turning named actions are
+allowed by ISO 19005-2 §6.5.1 and are kept.
 
 Output intent profile: the sRGB IEC61966-2.1 profile shipped with pikepdf
 (``pikepdf/pdfa/data/sRGB.icc``, ICC version 2.3, display class), chosen with
@@ -40,6 +42,7 @@ from archive_service.formats.pdf_structure import (
     _ALLOWED_NAMED,
     _entry,
 )
+from archive_service.formats.stored_streams import store_incompressible
 
 RENDITION_FLAVOUR = "2b"
 OUTPUT_INTENT = "sRGB"
@@ -138,6 +141,7 @@ def make_pdfa_2b(pdf: pikepdf.Pdf, output: Path) -> PdfaStep:
     except (ValueError, pikepdf.PdfError) as exc:
         raise RenditionError(f"pikepdf không chuẩn bị được tệp cho PDF/A-2b: {exc}") from exc
     changes += _prepared_changes(prepared)
+    store_incompressible(pdf)
     options = pikepdf.pdfa.resolve_save_kwargs(RENDITION_FLAVOUR, deterministic_id=True)
     if pdf.pdf_version > "1.7":
         options["force_version"] = "1.7"
