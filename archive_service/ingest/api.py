@@ -9,6 +9,7 @@ removed from the staging area unless a deposit was registered for them.
 from __future__ import annotations
 
 from email.message import Message
+from enum import StrEnum
 from typing import Annotated, Any
 
 import anyio
@@ -54,6 +55,15 @@ DEFAULT_ZIP_NAME = "SIP.zip"
 #: Longest ``wait`` a status request may ask for, and how often the status is looked at
 #: meanwhile (doubling from the first pause to the longest).
 MAX_STATUS_WAIT_SECONDS = 60.0
+
+
+class WaitUntil(StrEnum):
+    """What a long-polling status request waits for."""
+
+    CHANGE = "change"  # any new status
+    FINAL = "final"  # archived, rejected or failed
+
+
 STATUS_CHECK_FIRST_SECONDS = 0.05
 STATUS_CHECK_LONGEST_SECONDS = 0.4
 
@@ -225,16 +235,26 @@ async def get_deposit(
             "(long polling); 0: trả lời ngay.",
         ),
     ] = 0,
+    until: Annotated[
+        WaitUntil,
+        Query(
+            description="Với `wait`: trả lời khi trạng thái đổi (`change`, mặc định) hay chỉ "
+            "khi đã kết thúc (`final`: archived, rejected hoặc failed).",
+        ),
+    ] = WaitUntil.CHANGE,
 ) -> DepositView:
     """Where the deposit is, with every problem found, its dossier code and times.
 
-    With ``wait``, the answer comes as soon as the status changes or reaches its end, or when
-    the time is up — one request instead of many polls (looking again at once when a task of
-    the deposit ends in this process: ``status_bell``)."""
+    With ``wait``, the answer comes as soon as the status changes (``until=final``: reaches
+    its end) or when the time is up — one request instead of many polls (looking again at
+    once when a task of the deposit ends in this process: ``status_bell``)."""
     view = await run_in_threadpool(service.get, principal, deposit_id)
     if view.final or wait <= 0:
         return view
-    changed = await _next_view(service, bell, principal, deposit_id, view.status, wait)
+    final_only = until is WaitUntil.FINAL
+    changed = await _next_view(
+        service, bell, principal, deposit_id, view.status, wait, final_only=final_only
+    )
     if changed is not None:
         return changed
     # Time up with the same status: the view as it is now (attempts and times may have moved).
@@ -248,8 +268,11 @@ async def _next_view(
     deposit_id: str,
     status: str,
     wait: float,
+    *,
+    final_only: bool = False,
 ) -> DepositView | None:
-    """The deposit's view once its status is no longer ``status``; ``None`` after ``wait`` s.
+    """The deposit's view once its status is no longer ``status`` (``final_only``: once it
+    is final); ``None`` after ``wait`` s.
 
     Looks again after pauses doubling from ``STATUS_CHECK_FIRST_SECONDS`` to
     ``STATUS_CHECK_LONGEST_SECONDS``, and at once when the bell rings for the deposit; each
@@ -259,7 +282,9 @@ async def _next_view(
     while anyio.current_time() < deadline:
         await bell.wait(deposit_id, min(pause, max(deadline - anyio.current_time(), 0)))
         pause = min(pause * 2, STATUS_CHECK_LONGEST_SECONDS)
-        view = await run_in_threadpool(service.view_if_changed, principal, deposit_id, status)
+        view = await run_in_threadpool(
+            service.view_if_changed, principal, deposit_id, status, final_only=final_only
+        )
         if view is not None:
             return view
     return None

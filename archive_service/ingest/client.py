@@ -288,10 +288,14 @@ class DepositClient:
             )
             return self._send_deposit(request, progress)
 
-    def status(self, deposit_id: str, *, wait: float = 0.0) -> DepositState:
+    def status(
+        self, deposit_id: str, *, wait: float = 0.0, final_only: bool = False
+    ) -> DepositState:
         """The deposit's state (``GET /deposits/{id}``); with ``wait``, the server answers once
-        the status changes or ends, or after that many seconds (long polling)."""
-        params = {"wait": f"{wait:g}"} if wait > 0 else None
+        the status changes (``final_only``: ends), or after that many seconds (long polling)."""
+        params = {"wait": f"{wait:g}"} if wait > 0 else {}
+        if params and final_only:
+            params["until"] = "final"
         try:
             response = self._http.get(
                 f"{DEPOSITS_PATH}/{deposit_id}",
@@ -314,14 +318,17 @@ class DepositClient:
     ) -> DepositState:
         """Wait until the deposit is final; ``DepositClientError`` after ``timeout`` seconds.
 
-        The status is read at once (the deposit answer does not carry problems or the dossier
-        code), then by long polls of up to ``LONG_POLL_SECONDS``; a server that answers a long
-        poll early without a change (one that does not know ``wait``) is polled after each
-        pause of ``backoff`` instead.
+        With ``on_status``, the status is read at once (the deposit answer does not carry
+        problems or the dossier code) and then by long polls of up to ``LONG_POLL_SECONDS``
+        that end at each change; without it, long polls end only at the final status (one
+        request for most deposits). A server that answers a long poll early without a change
+        (one that does not know ``wait``) is polled after each pause of ``backoff`` instead.
         """
         deadline = time.monotonic() + timeout
         delays = (backoff or Backoff()).delays()
-        state = self.status(first.deposit_id).merged_with(first)
+        state, final_only = first, on_status is None
+        if first.final or not final_only:
+            state = self.status(first.deposit_id).merged_with(first)
         if on_status is not None and state.status != first.status:
             on_status(state)
         while not state.final:
@@ -334,7 +341,9 @@ class DepositClient:
             previous = state.status
             wait = min(LONG_POLL_SECONDS, remaining)
             asked = time.monotonic()
-            state = self.status(first.deposit_id, wait=wait).merged_with(state)
+            state = self.status(first.deposit_id, wait=wait, final_only=final_only).merged_with(
+                state
+            )
             answered_early = time.monotonic() - asked < wait / 2
             if state.status == previous and not state.final and answered_early:
                 time.sleep(min(next(delays), max(deadline - time.monotonic(), 0)))

@@ -105,6 +105,7 @@ _BY_KEY = select(Deposit.id, Deposit.sip_sha256).where(
 _BY_SHA256 = select(Deposit.id).where(
     Deposit.agency_id == bindparam("agency_id"), Deposit.sip_sha256 == bindparam("sha256")
 )
+_UNFINISHED = frozenset(status.value for status in DepositStatus if not status.final)
 _ARCHIVED_DOSSIER = select(Dossier.id).where(Dossier.dossier_code == bindparam("dossier_code"))
 
 
@@ -413,14 +414,16 @@ class DepositService:
         return view_of(deposit._mapping, problems)
 
     def view_if_changed(
-        self, principal: Principal, deposit_id: str, status: str
+        self, principal: Principal, deposit_id: str, status: str, *, final_only: bool = False
     ) -> DepositView | None:
-        """``get``, but only once the deposit's status is no longer ``status``; ``None`` (after
-        reading the status alone, the cheapest look) while it still is. For a status request
-        that waits: it calls this again and again, in one worker-thread hop each time."""
+        """``get``, but only once the deposit's status is no longer ``status`` (with
+        ``final_only``: once it is final); ``None`` (after reading the status alone, the
+        cheapest look) until then. For a status request that waits: it calls this again and
+        again, in one worker-thread hop each time."""
         with self.database.read_connection() as connection:
-            if connection.scalar(_STATUS_BY_ID, {"deposit_id": deposit_id}) == status:
-                return None
+            current = connection.scalar(_STATUS_BY_ID, {"deposit_id": deposit_id})
+        if current == status or (final_only and current in _UNFINISHED):
+            return None
         return self.get(principal, deposit_id)
 
 

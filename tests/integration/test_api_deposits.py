@@ -104,6 +104,23 @@ def test_a_long_poll_answers_at_each_change_of_status_and_refuses_a_bad_wait(
     assert unknown.status_code == 404
 
 
+def test_a_long_poll_until_final_answers_only_at_the_end(
+    archive: InProcessArchive, sip: Path
+) -> None:
+    depositor = archive.client_for(archive.create_key("depositor", AGENCY))
+    deposit_id = depositor.post(DEPOSITS, content=sip.read_bytes(), headers=ZIP).json()[
+        "deposit_id"
+    ]
+    answer = depositor.get(f"{DEPOSITS}/{deposit_id}", params={"wait": 30, "until": "final"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "archived"  # no answer at checking, packaging, storing
+    assert answer.json()["dossier_code"] == DOSSIER_CODE
+    for bad in ("archived", "", "FINAL"):
+        refused = depositor.get(f"{DEPOSITS}/{deposit_id}", params={"wait": 1, "until": bad})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "REQUEST_INVALID"
+
+
 def test_a_plain_multipart_deposit_is_packaged_and_archived(archive: InProcessArchive) -> None:
     depositor = archive.client_for(archive.create_key("depositor", AGENCY))
     deposit, files = sample_deposit(documents=3)

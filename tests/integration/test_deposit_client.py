@@ -18,8 +18,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
 import pytest
 
+from archive_service.ingest.client import DepositClient
 from tests.factories import make_sip_zip as _make_sip_zip
 from tests.factories import sample_deposit, sample_metadata
 from tests.integration.api_client import ArchiveServer, start_server
@@ -290,6 +292,34 @@ def test_the_upload_is_streamed_from_disk_not_read_into_memory(
     # 192 MiB upload may add buffers, never the file.
     baseline = peak_rss_sending("small.zip", 1024 * 1024)
     assert peak_rss_sending("big.zip", size) - baseline < size // 4
+
+
+class _Recording(httpx.HTTPTransport):
+    """A real HTTP transport that keeps every request it sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return super().handle_request(request)
+
+
+def test_a_client_without_status_display_waits_for_the_end_in_one_long_poll(
+    server: ArchiveServer, depositor_key: str, tmp_path: Path
+) -> None:
+    transport = _Recording()
+    with DepositClient(server.base_url, depositor_key, transport=transport) as client:
+        first = client.submit_zip(make_sip(tmp_path))
+        final = client.wait(first, timeout=120)
+    assert final.status == "archived" and final.dossier_code
+    post, *gets = transport.requests
+    assert post.method == "POST" and gets and all(get.method == "GET" for get in gets)
+    # received → checking → packaging → storing → archived, without an answer in between
+    # (a second long poll only if the first ran out of time on a slow machine)
+    assert len(gets) <= 2, [str(get.url) for get in gets]
+    assert all(get.url.params.get("until") == "final" for get in gets)
 
 
 def test_waiting_gives_up_after_the_timeout_and_says_where_the_deposit_is(
