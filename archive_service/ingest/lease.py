@@ -23,6 +23,7 @@ from archive_service.db.base import utcnow
 from archive_service.db.session import Database
 from archive_service.ingest.errors import DepositNotFound
 from archive_service.ingest.models import Deposit, DepositStatus
+from archive_service.ingest.status import change_status
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,22 @@ def _seconds_until(moment: datetime | None, now: datetime) -> float:
     return max(0.0, (moment - now).total_seconds()) if moment is not None else 0.0
 
 
-def claim(database: Database, deposit_id: str, seconds: float) -> Deposit | Wait | Finished:
+def claim(
+    database: Database,
+    deposit_id: str,
+    seconds: float,
+    *,
+    starting: DepositStatus | None = None,
+) -> Deposit | Wait | Finished:
     """Take the lease of a deposit that is due; count the attempt. The row is returned detached.
 
-    Not flushed on its own on SQLite (``Database.transient_session``): a power failure that
-    undoes it also stopped the worker that held it."""
-    with database.transient_session() as session:
+    With ``starting``, a deposit still ``received`` moves to that status in the same
+    transaction (audited, so flushed like every status change): the first step of an attempt
+    costs no transaction of its own. Without it the claim is not flushed on its own on SQLite
+    (``Database.transient_session``): a power failure that undoes it also stopped the worker
+    that held it."""
+    opened = database.session if starting is not None else database.transient_session
+    with opened() as session:
         deposit = session.get(Deposit, deposit_id, with_for_update=True)
         if deposit is None:
             raise DepositNotFound(deposit_id)
@@ -69,6 +80,8 @@ def claim(database: Database, deposit_id: str, seconds: float) -> Deposit | Wait
         deposit.lease_until = now + timedelta(seconds=seconds)
         deposit.next_attempt_at = None
         deposit.attempts += 1
+        if starting is not None and deposit.status == DepositStatus.RECEIVED:
+            change_status(session, deposit, starting)
         return deposit
 
 

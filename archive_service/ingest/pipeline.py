@@ -172,7 +172,9 @@ class DepositPipeline:
         ``None``: nothing more to do (it reached its end). Raises ``DepositNotFound`` for an
         unknown id.
         """
-        claimed = claim(self.database, deposit_id, self.settings.lease_seconds)
+        claimed = claim(
+            self.database, deposit_id, self.settings.lease_seconds, starting=DepositStatus.CHECKING
+        )
         if isinstance(claimed, Finished):
             remove_deposit_files(self.settings.staging_dir, deposit_id)
             return self.apply_locks(deposit_id)
@@ -248,7 +250,8 @@ class _Attempt:
         staged = deposit_path(self.settings.staging_dir, self.deposit_id)
         if not staged.is_file():
             raise PermanentFailure(f"Không còn tệp gói nộp lưu {staged.name} trong vùng tạm")
-        self.transition(DepositStatus.CHECKING)
+        if snapshot.status != DepositStatus.CHECKING:  # claim moved a received deposit
+            self.transition(DepositStatus.CHECKING)
         try:
             source = open_package(staged, self.settings.limits)
         except PackageInvalid as invalid:

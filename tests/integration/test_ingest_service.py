@@ -697,9 +697,9 @@ def test_the_worker_command_needs_a_broker(tmp_path: Path) -> None:
 def test_only_the_lease_is_written_without_a_flush_of_its_own(
     service: DepositService, depositor: Principal, sip: Path, database: Database
 ) -> None:
-    """The transient transactions of a deposit (``Database.transient_session``) only take or
-    renew its lease: never a status change, never an audit entry (a checkpoint may sign audit
-    entries at once), never a catalogue row."""
+    """The transient transactions of a deposit (``Database.transient_session``) only renew its
+    lease: never a status change, never an audit entry (a checkpoint may sign audit entries at
+    once), never a catalogue row. The claim moves the deposit to ``checking``: flushed."""
     transactions: dict[int, tuple[bool, list[str]]] = {}
     ended: list[tuple[bool, list[str]]] = []
 
@@ -723,18 +723,31 @@ def test_only_the_lease_is_written_without_a_flush_of_its_own(
     try:
         receipt = deposit(service, depositor, sip)
         view = wait_final(service, depositor, receipt.deposit_id)
+        with database.session() as session:  # a lease held long enough to be renewed
+            until = utcnow() + timedelta(seconds=0.6)
+            session.get(Deposit, receipt.deposit_id).lease_until = until
+        lease = Lease(database, receipt.deposit_id, until, seconds=0.6)
+        time.sleep(0.5)
+        lease.release()
     finally:
         for name, listener in listeners:
             event.remove(database.engine, name, listener)
     assert view.status is DepositStatus.ARCHIVED
+    assert lease.until > until  # renewed
+    claimed = next(statements for _, statements in ended if _takes_lease(statements))
+    assert any("INSERT INTO audit_entries" in s for s in claimed)  # received → checking
     transient = [statements for flag, statements in ended if flag]
-    assert transient, "the lease was not taken in a transient transaction"
+    assert transient, "the lease was not renewed in a transient transaction"
     for statements in transient:
         skipped = ("SELECT", "PRAGMA", "BEGIN")
         writes = [s for s in statements if not s.lstrip().upper().startswith(skipped)]
         assert writes and all(s.lstrip().startswith("UPDATE deposits SET") for s in writes)
         assert not any(re.search(r"\bstatus\b", s.split("WHERE")[0]) for s in writes), writes
     assert any("INSERT INTO audit_entries" in s for _, statements in ended for s in statements)
+
+
+def _takes_lease(statements: list[str]) -> bool:
+    return any(s.startswith("UPDATE deposits SET") and "lease_until" in s for s in statements)
 
 
 def test_a_worker_that_loses_the_lease_looks_again_later(
@@ -751,8 +764,8 @@ def test_a_worker_that_loses_the_lease_looks_again_later(
     receipt = deposit(service, depositor, sip)
     monkeypatch.setattr(Lease, "owns", lambda self, deposit: False)
     assert service.process(receipt.deposit_id) == service.settings.lease_seconds
-    with database.session() as session:
-        assert session.get(Deposit, receipt.deposit_id).status == DepositStatus.RECEIVED
+    with database.session() as session:  # the claim moved it; nothing after it was written
+        assert session.get(Deposit, receipt.deposit_id).status == DepositStatus.CHECKING
     monkeypatch.undo()
     with database.session() as session:  # the lease runs out
         session.get(Deposit, receipt.deposit_id).lease_until = utcnow()
