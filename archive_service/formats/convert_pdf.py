@@ -141,7 +141,10 @@ def make_pdfa_2b(pdf: pikepdf.Pdf, output: Path) -> PdfaStep:
     except (ValueError, pikepdf.PdfError) as exc:
         raise RenditionError(f"pikepdf không chuẩn bị được tệp cho PDF/A-2b: {exc}") from exc
     changes += _prepared_changes(prepared)
-    store_incompressible(pdf)
+    try:
+        store_incompressible(pdf)
+    except (pikepdf.PdfError, ValueError) as exc:
+        raise RenditionError(f"pikepdf không đọc được một luồng dữ liệu của tệp: {exc}") from exc
     options = pikepdf.pdfa.resolve_save_kwargs(RENDITION_FLAVOUR, deterministic_id=True)
     if pdf.pdf_version > "1.7":
         options["force_version"] = "1.7"

@@ -10,7 +10,8 @@ through unchanged (no ``recompress_flate``), and page fingerprints count an imag
 dictionary without ``/Filter`` and other streams by their zlib-decoded bytes, so the rendition
 proves the same. Every other stream is left to qpdf as before.
 
-Left alone: metadata streams (PDF/A wants them unfiltered), streams with a filter or decode
+Left alone: metadata streams (``/Type /Metadata`` or ``/Subtype /XML``: PDF/A wants them
+unfiltered), streams with a filter or decode
 parameters, streams under ``_SMALLEST`` (cheap to compress), and streams over ``_LARGEST``
 (held twice in memory here; qpdf compresses them as it writes).
 """
@@ -42,7 +43,9 @@ def store_incompressible(pdf: pikepdf.Pdf) -> int:
 
 
 def _candidate(stream: pikepdf.Stream) -> bool:
-    if "/Filter" in stream or "/DecodeParms" in stream or stream.get("/Type") == "/Metadata":
+    if "/Filter" in stream or "/DecodeParms" in stream:
+        return False
+    if stream.get("/Type") == "/Metadata" or stream.get("/Subtype") == "/XML":
         return False
     length = stream.get("/Length")  # as read from the file; absent from a stream made here
     return not isinstance(length, int) or _SMALLEST <= length <= _LARGEST

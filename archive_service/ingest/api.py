@@ -257,7 +257,7 @@ async def get_deposit(
     )
     if changed is not None:
         return changed
-    # Time up with the same status: the view as it is now (attempts and times may have moved).
+    # Time up without the news waited for: the view as it is now (status, attempts, times).
     return await run_in_threadpool(service.get, principal, deposit_id)
 
 

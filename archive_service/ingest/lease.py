@@ -59,11 +59,12 @@ def claim(
 ) -> Deposit | Wait | Finished:
     """Take the lease of a deposit that is due; count the attempt. The row is returned detached.
 
-    With ``starting``, a deposit still ``received`` moves to that status in the same
-    transaction (audited, so flushed like every status change): the first step of an attempt
-    costs no transaction of its own. Without it the claim is not flushed on its own on SQLite
-    (``Database.transient_session``): a power failure that undoes it also stopped the worker
-    that held it."""
+    With ``starting`` (the pipeline's claims), a deposit still ``received`` moves to that
+    status in the same transaction, so the first step of an attempt costs no transaction of
+    its own; such a claim is an ordinary, flushed transaction whatever the deposit's status, as
+    it may write a status change and its audit entry. Without it the claim is not flushed on
+    its own on SQLite (``Database.transient_session``): a power failure that undoes it also
+    stopped the worker that held it."""
     opened = database.session if starting is not None else database.transient_session
     with opened() as session:
         deposit = session.get(Deposit, deposit_id, with_for_update=True)

@@ -250,8 +250,10 @@ class _Attempt:
         staged = deposit_path(self.settings.staging_dir, self.deposit_id)
         if not staged.is_file():
             raise PermanentFailure(f"Không còn tệp gói nộp lưu {staged.name} trong vùng tạm")
-        if snapshot.status != DepositStatus.CHECKING:  # claim moved a received deposit
+        if snapshot.status != DepositStatus.CHECKING:
             self.transition(DepositStatus.CHECKING)
+        else:  # the claim moved it (or an earlier attempt stopped while checking)
+            self.lease.check()
         try:
             source = open_package(staged, self.settings.limits)
         except PackageInvalid as invalid:

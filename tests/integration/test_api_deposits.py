@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
 
 from archive_service.dossiers.models import Dossier
+from archive_service.ingest.pipeline import _Attempt
+from archive_service.ingest.status_bell import StatusBell
 from archive_service.integrity.models import AuditEntry
 from tests.factories import DOSSIER_CODE, make_sip_zip, sample_deposit
 from tests.integration.api_client import (
@@ -105,15 +109,30 @@ def test_a_long_poll_answers_at_each_change_of_status_and_refuses_a_bad_wait(
 
 
 def test_a_long_poll_until_final_answers_only_at_the_end(
-    archive: InProcessArchive, sip: Path
+    archive: InProcessArchive, sip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The deposit's checks start only once the long poll waits, so the poll sees every later
+    # change (packaging, storing) happen and must not answer at any of them.
+    polling = threading.Event()
+    bell_wait, check = StatusBell.wait, _Attempt.check
+
+    async def noted_wait(self: StatusBell, deposit_id: str, timeout: float) -> bool:
+        polling.set()
+        return await bell_wait(self, deposit_id, timeout)
+
+    def check_once_polled(self: _Attempt, source: Any) -> Any:
+        assert polling.wait(30), "the long poll never started"
+        return check(self, source)
+
+    monkeypatch.setattr(StatusBell, "wait", noted_wait)
+    monkeypatch.setattr(_Attempt, "check", check_once_polled)
     depositor = archive.client_for(archive.create_key("depositor", AGENCY))
     deposit_id = depositor.post(DEPOSITS, content=sip.read_bytes(), headers=ZIP).json()[
         "deposit_id"
     ]
     answer = depositor.get(f"{DEPOSITS}/{deposit_id}", params={"wait": 30, "until": "final"})
     assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "archived"  # no answer at checking, packaging, storing
+    assert answer.json()["status"] == "archived"  # not packaging, not storing
     assert answer.json()["dossier_code"] == DOSSIER_CODE
     for bad in ("archived", "", "FINAL"):
         refused = depositor.get(f"{DEPOSITS}/{deposit_id}", params={"wait": 1, "until": bad})

@@ -56,15 +56,18 @@ def test_only_large_unfiltered_incompressible_data_is_wrapped() -> None:
     noise, paper = _image(pdf, NOISE), _image(pdf, PAPER)
     small = _image(pdf, NOISE[: 100 * 100])  # 10,000 bytes: qpdf may compress it
     metadata = pdf.make_stream(NOISE, Type=Name.Metadata, Subtype=Name.XML)
+    untyped_xml = pdf.make_stream(NOISE, Subtype=Name.XML)
     with_parameters = _image(pdf, NOISE, DecodeParms=pikepdf.Dictionary(Colors=1))
     deflated = pdf.make_stream(zlib.compress(NOISE), Filter=Name.FlateDecode)
-    kept_raw = {id_: s.read_raw_bytes() for id_, s in enumerate([paper, small, metadata])}
+    kept_raw = {
+        id_: s.read_raw_bytes() for id_, s in enumerate([paper, small, metadata, untyped_xml])
+    }
 
     assert store_incompressible(pdf) == 1
 
     assert noise.Filter == Name.FlateDecode and zlib.decompress(noise.read_raw_bytes()) == NOISE
     assert noise.read_bytes() == NOISE
-    for id_, stream in enumerate([paper, small, metadata]):
+    for id_, stream in enumerate([paper, small, metadata, untyped_xml]):
         assert "/Filter" not in stream and stream.read_raw_bytes() == kept_raw[id_]
     assert "/Filter" not in with_parameters and with_parameters.read_raw_bytes() == NOISE
     assert deflated.read_raw_bytes() == zlib.compress(NOISE)
