@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -197,6 +198,8 @@ def inspect_signatures(
     ``trust_anchors``: certificate files; ``None`` or empty means no trust validation.
     """
     anchors = load_trust_anchors(trust_anchors) if trust_anchors else []
+    if _plainly_unsigned(path):
+        return []
     name = Path(path).name
     with open(path, "rb") as stream:
         try:
@@ -212,6 +215,21 @@ def inspect_signatures(
                 broken.append(_field_error(name, field_name, None, embedded))
         readable.sort(key=lambda signature: signature.signed_revision)
         return [_inspect(name, signature, anchors) for signature in readable] + broken
+
+
+def _plainly_unsigned(path: Path) -> bool:
+    """Whether qpdf reads the file without repairs and its catalog has no ``AcroForm``.
+
+    A PDF signature, document timestamps included, lives in a signature field of the
+    interactive form (ISO 32000-1 §12.8): such a file has none, and pyHanko's slower
+    pure-Python parse is not needed to say so. Any other file goes to pyHanko, which judges
+    damaged and password-protected files itself."""
+    try:
+        with pikepdf.open(path) as pdf:
+            has_form = "/AcroForm" in pdf.Root
+            return not has_form and not pdf.get_warnings()
+    except Exception:  # pikepdf raises many types for damaged files; pyHanko will say why
+        return False
 
 
 def _signature_fields(stream: Any) -> list[tuple[str, EmbeddedPdfSignature | Exception]]:

@@ -17,6 +17,7 @@ from asn1crypto import cms
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from archive_service.formats import signatures_pdf
 from archive_service.formats.convert_pdf import SIGNATURE_NOT_CARRIED
 from archive_service.formats.identify import identify
 from archive_service.formats.pdfa import validate_pdfa
@@ -299,6 +300,28 @@ def test_byte_for_byte_copy_still_verifies_and_inspection_never_writes(
 
 def test_unsigned_pdf_has_no_signatures(workdir: Path) -> None:
     assert inspect_signatures(fx.vietnamese_pdf(workdir / "khong-ky.pdf")) == []
+
+
+def test_a_pdf_without_a_form_is_unsigned_without_a_second_parse(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No interactive form, no signature field, no signature: pyHanko is not asked. A file
+    with a form (even an empty one) is still parsed by pyHanko."""
+    plain = fx.vietnamese_pdf(workdir / "khong-bieu-mau.pdf")
+    with_form = workdir / "bieu-mau-trong.pdf"
+    with pikepdf.open(plain) as pdf:
+        pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array())
+        pdf.save(with_form)
+    parsed: list[object] = []
+    reader = signatures_pdf.PdfFileReader
+
+    def counted(stream: object, **options: object) -> PdfFileReader:
+        parsed.append(stream)
+        return reader(stream, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(signatures_pdf, "PdfFileReader", counted)
+    assert inspect_signatures(plain) == [] and parsed == []
+    assert inspect_signatures(with_form) == [] and len(parsed) == 1
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "encrypted"])
