@@ -11,9 +11,9 @@ dictionary without ``/Filter`` and other streams by their zlib-decoded bytes, so
 proves the same. Every other stream is left to qpdf as before.
 
 Left alone: metadata streams (``/Type /Metadata`` or ``/Subtype /XML``: PDF/A wants them
-unfiltered), streams with a filter or decode
-parameters, streams under ``_SMALLEST`` (cheap to compress), and streams over ``_LARGEST``
-(held twice in memory here; qpdf compresses them as it writes).
+unfiltered), streams with a filter or decode parameters, streams under ``_SMALLEST`` (cheap to
+compress), and streams over ``_LARGEST`` (held twice in memory here; qpdf compresses them as it
+writes).
 """
 
 from __future__ import annotations

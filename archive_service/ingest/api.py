@@ -55,6 +55,8 @@ DEFAULT_ZIP_NAME = "SIP.zip"
 #: Longest ``wait`` a status request may ask for, and how often the status is looked at
 #: meanwhile (doubling from the first pause to the longest).
 MAX_STATUS_WAIT_SECONDS = 60.0
+STATUS_CHECK_FIRST_SECONDS = 0.05
+STATUS_CHECK_LONGEST_SECONDS = 0.4
 
 
 class WaitUntil(StrEnum):
@@ -63,9 +65,6 @@ class WaitUntil(StrEnum):
     CHANGE = "change"  # any new status
     FINAL = "final"  # archived, rejected or failed
 
-
-STATUS_CHECK_FIRST_SECONDS = 0.05
-STATUS_CHECK_LONGEST_SECONDS = 0.4
 
 router = APIRouter(prefix="/deposits", tags=["deposits"])
 

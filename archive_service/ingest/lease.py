@@ -61,12 +61,9 @@ def claim(
 
     With ``starting`` (the pipeline's claims), a deposit still ``received`` moves to that
     status in the same transaction, so the first step of an attempt costs no transaction of
-    its own; such a claim is an ordinary, flushed transaction whatever the deposit's status, as
-    it may write a status change and its audit entry. Without it the claim is not flushed on
-    its own on SQLite (``Database.transient_session``): a power failure that undoes it also
-    stopped the worker that held it."""
-    opened = database.session if starting is not None else database.transient_session
-    with opened() as session:
+    its own. A claim is an ordinary, flushed transaction: it may write a status change and its
+    audit entry (only renewals are transient)."""
+    with database.session() as session:
         deposit = session.get(Deposit, deposit_id, with_for_update=True)
         if deposit is None:
             raise DepositNotFound(deposit_id)
