@@ -11,6 +11,9 @@ committed, task not sent), ``check:done``, ``package:done``, ``store:content`` (
 opened for upload), ``store:committed`` (OCFL version committed, database not yet),
 ``index:committed`` (database committed, staged files not yet removed).
 
+With ``ARCHIVE_TEST_CRASH_SIGNAL=SIGSTOP`` the process stops there instead of dying — a worker
+that hangs, its locks still held, until a ``SIGCONT`` lets it go on.
+
 With ``ARCHIVE_TEST_CRASH_ONCE`` naming a file, only the first process to reach the point dies
 (it creates the file first): the processes started after it — a pool's replacement children,
 which inherit the same environment — get past the point.
@@ -25,6 +28,7 @@ from collections import Counter
 
 VARIABLE = "ARCHIVE_TEST_CRASH_AT"
 ONCE_VARIABLE = "ARCHIVE_TEST_CRASH_ONCE"
+SIGNAL_VARIABLE = "ARCHIVE_TEST_CRASH_SIGNAL"
 
 _hits: Counter[str] = Counter()
 _lock = threading.Lock()
@@ -36,7 +40,8 @@ def armed() -> bool:
 
 
 def reached(name: str) -> None:
-    """Die here (``SIGKILL``) when ``ARCHIVE_TEST_CRASH_AT`` names this point; else nothing."""
+    """Die here (``SIGKILL``, or the signal ``ARCHIVE_TEST_CRASH_SIGNAL`` names) when
+    ``ARCHIVE_TEST_CRASH_AT`` names this point; else nothing."""
     wanted = os.environ.get(VARIABLE)
     if not wanted:
         return
@@ -54,4 +59,4 @@ def reached(name: str) -> None:
             os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
             return  # an earlier process died here already
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.Signals[os.environ.get(SIGNAL_VARIABLE, "SIGKILL")])

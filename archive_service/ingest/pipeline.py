@@ -94,6 +94,7 @@ from archive_service.packages.problems import PackageInvalid, Problem, ProblemCo
 from archive_service.packages.schemas import compile_all as compile_all_schemas
 from archive_service.packages.sip_reader import read_sip
 from archive_service.packages.tthc import TTHC_PATH
+from archive_service.storage.base import StoreBusy
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.streams import FileSource
 from retention.assign import assign_retention
@@ -242,7 +243,8 @@ class _Attempt:
             if head_message(self.repository, object_id) == version_message(self.deposit_id):
                 self.finish(object_id, None)
                 return
-            self.repository.recover(object_id)
+            with self.writing(object_id):
+                self.repository.recover(object_id)
         if snapshot.attempts > self.settings.max_attempts:
             raise PermanentFailure(
                 f"Đã thử xử lý {self.settings.max_attempts} lần mà tiến trình đều dừng giữa chừng"
@@ -422,23 +424,32 @@ class _Attempt:
         )
 
     def store(self, tree: AipTree, target: _Target) -> None:
-        """Write the AIP as a new version of its OCFL object (committed by the root inventory)."""
+        """Write the AIP as a new version of its OCFL object (committed by the root inventory).
+
+        Under the object's writer lock the lease is checked once more and the head looked at:
+        a worker whose lease ran out while it was writing this very deposit may have committed
+        it meanwhile, and then that version is the deposit's (``finish`` verifies it)."""
         self.transition(DepositStatus.STORING)
         object_id = target.object_id
-        removed = (
-            set(self.repository.state(object_id)) if self.repository.exists(object_id) else set()
-        )
-        removed -= set(tree.files)
-        self.lease.check()
-        self.repository.add_version(
-            object_id,
-            _announced(tree.files) if crashpoints.armed() else tree.files,
-            removed=removed,
-            message=version_message(self.deposit_id),
-            user_name=self.settings.archive_name,
-            user_address=f"urn:archive:{self.settings.archive_code}",
-            created=datetime.now(VN_TZ),
-        )
+        with self.writing(object_id):
+            self.lease.check()
+            if head_message(self.repository, object_id) == version_message(self.deposit_id):
+                return
+            removed = (
+                set(self.repository.state(object_id))
+                if self.repository.exists(object_id)
+                else set()
+            )
+            removed -= set(tree.files)
+            self.repository.add_version(
+                object_id,
+                _announced(tree.files) if crashpoints.armed() else tree.files,
+                removed=removed,
+                message=version_message(self.deposit_id),
+                user_name=self.settings.archive_name,
+                user_address=f"urn:archive:{self.settings.archive_code}",
+                created=datetime.now(VN_TZ),
+            )
 
     def finish(self, object_id: str, sip: SipPackage | None) -> None:
         """Verify the committed version, record it in one transaction, then clean staging."""
@@ -513,16 +524,32 @@ class _Attempt:
             detail={"problems": len(problems), "codes": sorted({p.code.value for p in problems})},
         )
 
-    def postpone(self) -> NoReturn:
-        """Another deposit of the same dossier is being written: wait, without using an attempt."""
+    def postpone(self, *, storage: bool = False) -> NoReturn:
+        """Another deposit of the same dossier is being written, or (``storage``) another
+        writer holds its OCFL object: wait, without using an attempt. Waiting for the dossier
+        starts the deposit over; waiting for the object keeps its status, so that the next
+        attempt finds what the other writer left (``run``)."""
         with self.locked() as (session, deposit):
             deposit.attempts -= 1
             deposit.lease_until = None
             deposit.next_attempt_at = utcnow() + timedelta(seconds=BUSY_DOSSIER_SECONDS)
-            change_status(
-                session, deposit, DepositStatus.RECEIVED, detail={"waiting_for": "dossier"}
-            )
+            if not storage:
+                change_status(
+                    session, deposit, DepositStatus.RECEIVED, detail={"waiting_for": "dossier"}
+                )
         raise _Done(BUSY_DOSSIER_SECONDS)
+
+    @contextmanager
+    def writing(self, object_id: str) -> Iterator[None]:
+        """Hold the OCFL object's writer lock (``OcflRepository.exclusive``), or postpone."""
+        try:
+            with self.repository.exclusive(object_id):
+                yield
+        except StoreBusy:
+            log.warning(
+                "deposit %s: object %s has another writer; waiting", self.deposit_id, object_id
+            )
+            self.postpone(storage=True)
 
     def record_failure(self, error: Exception) -> float | None:
         """Retry later with back-off, or fail for good once nothing half-written is left."""

@@ -87,6 +87,10 @@ class StorageUnavailable(StorageError):
     """The store could not be reached or answered with a server error."""
 
 
+class StoreBusy(StorageError):
+    """Another writer is changing the same object; nothing was changed."""
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """Where archived bytes live."""
@@ -195,6 +199,17 @@ class SyncBarrier(Protocol):
 
     def sync(self, keys: Iterable[str]) -> None:
         """Flush each of ``keys`` once and each directory their entries live in once."""
+        ...
+
+
+@runtime_checkable
+class ExclusiveWriters(Protocol):
+    """A store that can keep every other writer out of the keys under a prefix (the filesystem
+    store, with kernel locks that die with their holder). S3 has no such lock."""
+
+    def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[None]:
+        """Be the only holder of ``prefix`` until the block ends; ``StoreBusy`` when another
+        holder keeps it for ``timeout`` seconds."""
         ...
 
 

@@ -10,7 +10,9 @@ extended attributes every key gets a record, for its digest). Object Lock rules 
 in code and locked files are made read-only; only the bytes a lock protects may be written
 again over a locked file (a repair from a copy), and the lock stays. There are no versions: a
 put replaces the key atomically. Changes of one key are serialised by an exclusive ``flock`` on
-its directory. The root directory is created by the first put.
+its directory. The root directory is created by the first put. A writer that changes many keys
+together (an OCFL version) holds ``exclusive(prefix)``: a kernel lock, kept in the sidecar
+directory, that dies with its holder (``writer_locks.py``).
 
 A put is durable when it returns (file, rename and new directories flushed), unless it is
 given ``durable=False``: then ``sync(keys)`` is the barrier that flushes a batch of keys — with
@@ -58,6 +60,7 @@ from archive_service.storage.validation import (
     validate_new_retention,
     validate_range,
 )
+from archive_service.storage.writer_locks import WriterLocks
 from archive_service.streams import copy_with_sha256
 
 # Temporary files carry a backslash, which no valid key contains: they can never collide with
@@ -66,6 +69,8 @@ TEMP_SUFFIX = "\\partial"
 READ_ONLY = 0o444
 #: Extended attribute holding the lower-case hex SHA-256 of a stored file.
 DIGEST_ATTRIBUTE = "user.archive.sha256"
+#: The lock file of ``exclusive``, in the sidecar directory.
+WRITER_LOCK_FILE = "writers.lock"
 
 CAPABILITIES = Capabilities(
     versioning=False, object_lock=True, legal_hold=True, server_checksum=False
@@ -99,6 +104,7 @@ class FilesystemStore:
         if not self.root.name:
             raise ValueError(f"a storage root needs a directory of its own, not {self.root}")
         self._sidecar = Sidecar(sidecar or self.root.with_name(self.root.name + ".sidecar"))
+        self._writers = WriterLocks(self._sidecar.directory / WRITER_LOCK_FILE)
         # Directories this process created whose entry in their parent is not flushed yet.
         self._unsynced_directories: set[Path] = set()
         self._unsynced_lock = threading.Lock()
@@ -110,6 +116,11 @@ class FilesystemStore:
     @property
     def capabilities(self) -> Capabilities:
         return CAPABILITIES
+
+    def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[None]:
+        """Keep every other ``exclusive`` holder of ``prefix`` out until the block ends (other
+        threads and processes alike); ``StoreBusy`` after ``timeout`` seconds of waiting."""
+        return self._writers.hold(validate_key(prefix), timeout=timeout)
 
     def put(
         self,

@@ -21,7 +21,10 @@ Until step 4 the previous version stays the object's head, intact and readable; 
 deletes the keys of a version the root inventory does not know. After step 4 a missing or stale
 root sidecar is accepted when it matches the head version's sidecar and is rewritten by
 ``recover()``. Only one writer may change a given object at a time (the database serialises
-writers); readers may run concurrently.
+writers); readers may run concurrently. On a store that has them (the filesystem),
+``exclusive`` enforces this with a lock that dies with its holder, so a writer presumed dead
+(its lease ran out) cannot have its half-written version removed under it, nor write into
+another's.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +41,7 @@ from typing import BinaryIO, cast
 
 from archive_service.storage.base import (
     ChecksumMismatch,
+    ExclusiveWriters,
     ObjectNotFound,
     ObjectStore,
     PutResult,
@@ -90,6 +95,9 @@ __all__ = [
 ]
 
 MAX_INVENTORY_BYTES = 256 * 1024 * 1024
+#: How long a writer waits for another writer of the same object before ``StoreBusy``: a
+#: version of a large dossier takes seconds; a holder gone for longer is stuck, not slow.
+WRITER_WAIT_SECONDS = 30.0
 #: Content files up to this size are written several at a time (``concurrency``).
 PARALLEL_FILE_BYTES = 1024 * 1024
 
@@ -142,11 +150,31 @@ class OcflRepository:
         self._barrier = store if isinstance(store, SyncBarrier) else None
         self._layout = HashAndIdNTupleLayout()
         self._root_checked = False
+        self._writing = threading.local()  # .objects: the objects this thread holds
 
     @property
     def store(self) -> ObjectStore:
         """The object store holding the storage root (to stat or re-read stored keys)."""
         return self._store
+
+    @contextlib.contextmanager
+    def exclusive(self, object_id: str, *, wait: float | None = None) -> Iterator[None]:
+        """Be the only writer of the object until the block ends: ``StoreBusy`` when another
+        keeps it for ``wait`` seconds (``WRITER_WAIT_SECONDS``). ``add_version`` and
+        ``recover`` take it themselves; a caller holds it to decide and write under one lock.
+        Re-entrant within a thread. On a store without ``ExclusiveWriters`` (S3) nothing is
+        locked."""
+        held: set[str] = self._writing.__dict__.setdefault("objects", set())
+        if object_id in held or not isinstance(self._store, ExclusiveWriters):
+            yield
+            return
+        timeout = WRITER_WAIT_SECONDS if wait is None else wait
+        with self._store.exclusive(self.object_root(object_id), timeout=timeout):
+            held.add(object_id)
+            try:
+                yield
+            finally:
+                held.discard(object_id)
 
     # The storage root
 
@@ -282,50 +310,51 @@ class OcflRepository:
         """
         removed_paths = set(removed)
         _check_request(changes, removed_paths, user_name, user_address, created)
-        self._require_root()
-        self.recover(object_id)
-        previous = self._load(object_id)
-        prior_inventory = previous.inventory if previous else None
-        prior_state = state_of(prior_inventory) if prior_inventory else {}
-        version = version_name(_head_number(prior_inventory) + 1)
-        root = self.object_root(object_id)
-        _check_new_state(f"{root}/{version}", changes, removed_paths, set(prior_state))
-        manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
-        try:
-            written, digests = self._write_content(object_id, version, changes, manifest)
-            state = {p: d for p, d in prior_state.items() if p not in removed_paths} | digests
-            inventory = with_new_version(
-                prior_inventory,
-                object_id,
-                version=version,
-                manifest=manifest,
-                state=state,
-                created=created,
-                message=message,
-                user_name=user_name,
-                user_address=user_address,
-            )
-            data = serialize(inventory)
-            digest = sha256_hex(data)
-            version_files = {
-                f"{root}/{version}/{INVENTORY_FILE}": data,
-                f"{root}/{version}/{SIDECAR_FILE}": sidecar(digest),
-            }
-            if prior_inventory is None:
-                version_files[f"{root}/{OBJECT_DECLARATION_FILE}"] = OBJECT_DECLARATION
-            for key, content in version_files.items():
-                self._put_bytes(key, content, durable=False)
-            # One barrier for the version's content and its own files: until the root
-            # inventory below names it, a version directory is invisible, and a partial one is
-            # removed by ``recover``; only the order against the root inventory matters.
-            self._sync([*(item.key for item in written), *version_files])
-            self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
-        except BaseException:
-            with contextlib.suppress(StorageError):
-                self.recover(object_id)
-            raise
-        self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(digest))
-        return VersionResult(object_id, version, root, digest, tuple(written))
+        with self.exclusive(object_id):
+            self._require_root()
+            self.recover(object_id)
+            previous = self._load(object_id)
+            prior_inventory = previous.inventory if previous else None
+            prior_state = state_of(prior_inventory) if prior_inventory else {}
+            version = version_name(_head_number(prior_inventory) + 1)
+            root = self.object_root(object_id)
+            _check_new_state(f"{root}/{version}", changes, removed_paths, set(prior_state))
+            manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
+            try:
+                written, digests = self._write_content(object_id, version, changes, manifest)
+                state = {p: d for p, d in prior_state.items() if p not in removed_paths} | digests
+                inventory = with_new_version(
+                    prior_inventory,
+                    object_id,
+                    version=version,
+                    manifest=manifest,
+                    state=state,
+                    created=created,
+                    message=message,
+                    user_name=user_name,
+                    user_address=user_address,
+                )
+                data = serialize(inventory)
+                digest = sha256_hex(data)
+                version_files = {
+                    f"{root}/{version}/{INVENTORY_FILE}": data,
+                    f"{root}/{version}/{SIDECAR_FILE}": sidecar(digest),
+                }
+                if prior_inventory is None:
+                    version_files[f"{root}/{OBJECT_DECLARATION_FILE}"] = OBJECT_DECLARATION
+                for key, content in version_files.items():
+                    self._put_bytes(key, content, durable=False)
+                # One barrier for the version's content and its own files: until the root
+                # inventory below names it, a version directory is invisible, and a partial one is
+                # removed by ``recover``; only the order against the root inventory matters.
+                self._sync([*(item.key for item in written), *version_files])
+                self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
+            except BaseException:
+                with contextlib.suppress(StorageError):
+                    self.recover(object_id)
+                raise
+            self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(digest))
+            return VersionResult(object_id, version, root, digest, tuple(written))
 
     def _write_content(
         self,
@@ -419,28 +448,29 @@ class OcflRepository:
         ``InventoryCorrupt``) to delete anything from an object whose root inventory is missing
         while it holds more than a partial ``v1``.
         """
-        root = self.object_root(object_id)
-        keys = self.content_keys(object_id)
-        if not keys:
-            return []
-        committed = self._load(object_id)
-        if committed is None:
-            leftovers = keys
-            foreign = [k for k in keys if not _is_partial_first_version(root, k)]
-            if foreign:
-                raise InventoryCorrupt(
-                    f"OCFL object {object_id!r} has no root inventory but holds {foreign[:5]}; "
-                    "nothing was deleted"
-                )
-        else:
-            if not committed.sidecar_current:
-                self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(committed.sha256))
-            head = _head_number(committed.inventory)
-            leftovers = [k for k in keys if (_version_of(root, k) or 0) > head]
-        for key in leftovers:
-            with contextlib.suppress(ObjectNotFound):
-                self._store.delete(key)
-        return leftovers
+        with self.exclusive(object_id):
+            root = self.object_root(object_id)
+            keys = self.content_keys(object_id)
+            if not keys:
+                return []
+            committed = self._load(object_id)
+            if committed is None:
+                leftovers = keys
+                foreign = [k for k in keys if not _is_partial_first_version(root, k)]
+                if foreign:
+                    raise InventoryCorrupt(
+                        f"OCFL object {object_id!r} has no root inventory but holds {foreign[:5]}; "
+                        "nothing was deleted"
+                    )
+            else:
+                if not committed.sidecar_current:
+                    self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(committed.sha256))
+                head = _head_number(committed.inventory)
+                leftovers = [k for k in keys if (_version_of(root, k) or 0) > head]
+            for key in leftovers:
+                with contextlib.suppress(ObjectNotFound):
+                    self._store.delete(key)
+            return leftovers
 
     # Storage helpers
 

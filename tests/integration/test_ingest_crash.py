@@ -31,6 +31,7 @@ from archive_service.ingest.process_pool import ProcessPipeline
 from archive_service.ingest.service import DepositService, open_deposit_service
 from archive_service.integrity.models import AuditEntry
 from archive_service.security.service import Principal
+from archive_service.storage import ocfl as ocfl_repository
 from archive_service.storage.setup import open_archive_repository
 from tests.factories import make_sip_zip
 from tests.integration.deposit_setup import (
@@ -171,6 +172,57 @@ def test_a_crash_at_any_stage_ends_archived_exactly_once(
 
     assert view.status is DepositStatus.ARCHIVED, (view.problems, view.failure_reason)
     assert_archived_once(settings, database, crashed.id)
+
+
+def _wait_until_stopped(pid: int) -> None:
+    """Wait until the process ``pid`` is stopped by a signal (state ``T`` in ``/proc``)."""
+    deadline = time.monotonic() + CHILD_WAIT_SECONDS
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        assert time.monotonic() < deadline, "the child never reached its stopping point"
+        time.sleep(0.02)
+
+
+def test_a_hung_worker_is_waited_for_not_undone(
+    settings: Settings,
+    database: Database,
+    sip: Path,
+    restarted: list[DepositService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that hangs in the middle of storing is alive: its lease runs out, but it still
+    holds its OCFL object. The worker that takes the deposit over waits for it instead of
+    removing its partial version, and the deposit ends archived once, with that version."""
+    monkeypatch.setattr(ocfl_repository, "WRITER_WAIT_SECONDS", 0.2)
+    monkeypatch.setenv(crashpoints.SIGNAL_VARIABLE, "SIGSTOP")
+    depositor = principal_for(database)
+    hung = multiprocessing.get_context("fork").Process(
+        target=_deposit_and_crash, args=(settings, depositor, sip, "store:content#3")
+    )
+    hung.start()
+    try:
+        assert hung.pid is not None
+        _wait_until_stopped(hung.pid)
+        stalled = only_deposit(database)
+        assert stalled.status == "storing" and stalled.aip_object_id is not None
+        repository = open_archive_repository(settings)
+        partial = repository.content_keys(stalled.aip_object_id)
+        assert partial and not repository.exists(stalled.aip_object_id)
+
+        service = restart(settings, restarted)
+        time.sleep(LEASE_SECONDS * 4)  # the lease runs out; the new worker claims, and waits
+        waiting = only_deposit(database)
+        assert (waiting.status, waiting.attempts) == ("storing", stalled.attempts)
+        assert waiting.lease_until != stalled.lease_until  # it was taken over meanwhile
+        assert repository.content_keys(stalled.aip_object_id) == partial
+
+        os.kill(hung.pid, signal.SIGCONT)
+        view = wait_final(service, depositor, stalled.id)
+    finally:
+        hung.kill()
+        hung.join()
+
+    assert view.status is DepositStatus.ARCHIVED, (view.problems, view.failure_reason)
+    assert_archived_once(settings, database, stalled.id)
 
 
 def test_a_crash_before_the_deposit_is_committed_leaves_no_deposit(

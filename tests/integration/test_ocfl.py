@@ -22,7 +22,8 @@ import pytest
 from ocfl.layout_0003_hash_and_id_n_tuple import Layout_0003_Hash_And_Id_N_Tuple
 
 from archive_service.storage import filesystem
-from archive_service.storage.base import ChecksumMismatch, ObjectNotFound, ObjectStore
+from archive_service.storage import ocfl as ocfl_repository
+from archive_service.storage.base import ChecksumMismatch, ObjectNotFound, ObjectStore, StoreBusy
 from archive_service.storage.concurrency import parallel_requests
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import (
@@ -524,6 +525,52 @@ def test_a_writer_killed_mid_file_leaves_v1_and_a_retry_finishes(fs_backend: Bac
     assert retry.version == "v2"
     assert read_state(repo)["b-large.bin"] == b"large"
     assert_valid(fs_backend)
+
+
+def test_a_stalled_writer_keeps_every_other_writer_out_of_its_object(
+    fs_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that hangs mid-version (presumed dead by whoever waits, but alive) keeps its
+    object: nobody removes its partial version or writes beside it, and when it goes on, its
+    version commits whole."""
+    monkeypatch.setattr(ocfl_repository, "WRITER_WAIT_SECONDS", 0.2)
+    repo = fs_backend.repo
+    repo.initialize()
+    add(repo, sources(V1_FILES), "v1")
+    with subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(fs_backend.ocfl_root()), OBJECT_ID],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPO_ROOT,
+    ) as writer:
+        assert writer.stdin is not None and writer.stdout is not None
+        assert writer.stdout.readline() == b"halfway\n"
+        partial = version_keys(repo, "v2")
+        assert partial
+
+        with pytest.raises(StoreBusy):
+            repo.recover(OBJECT_ID)
+        with pytest.raises(StoreBusy):
+            add(repo, sources({"other.txt": b"another writer's v2"}), "v2 of another writer")
+        assert version_keys(repo, "v2") == partial
+        assert repo.head(OBJECT_ID) == "v1"
+        other = repo.add_version(  # other objects are not held up
+            "urn:G09:another-object",
+            sources({"x.txt": b"x"}),
+            message="v1",
+            created=datetime(2025, 6, 1, 9, 30, tzinfo=ICT),
+            **WHO,
+        )
+        assert other.version == "v1"
+
+        writer.stdin.close()  # the stalled writer goes on: its large file ends at half size
+        assert writer.wait(60) == 0
+        assert writer.stdout.read().endswith(b"finished\n")
+
+    assert repo.head(OBJECT_ID) == "v2"
+    assert read_state(repo)["b-large.bin"] == b"y" * (8 * 1024 * 1024)
+    assert "other.txt" not in repo.state(OBJECT_ID)
+    assert_valid(fs_backend, objects=2)
 
 
 def test_a_crash_before_the_root_sidecar_keeps_the_committed_version(backend: Backend) -> None:
