@@ -240,11 +240,11 @@ class _Attempt:
         snapshot = self.deposit
         if snapshot.status in WRITING_STATUSES and snapshot.aip_object_id:
             object_id = snapshot.aip_object_id
-            if head_message(self.repository, object_id) == version_message(self.deposit_id):
+            with self.writing(object_id):  # decided under the lock: a stuck writer may commit
+                committed = self.committed_or_recovered(object_id)
+            if committed:
                 self.finish(object_id, None)
                 return
-            with self.writing(object_id):
-                self.repository.recover(object_id)
         if snapshot.attempts > self.settings.max_attempts:
             raise PermanentFailure(
                 f"Đã thử xử lý {self.settings.max_attempts} lần mà tiến trình đều dừng giữa chừng"
@@ -451,6 +451,14 @@ class _Attempt:
                 created=datetime.now(VN_TZ),
             )
 
+    def committed_or_recovered(self, object_id: str) -> bool:
+        """Whether the head version is this deposit's; if not, what a writer left of a version
+        is removed (the caller holds the object's writer lock)."""
+        if head_message(self.repository, object_id) == version_message(self.deposit_id):
+            return True
+        self.repository.recover(object_id)
+        return False
+
     def finish(self, object_id: str, sip: SipPackage | None) -> None:
         """Verify the committed version, record it in one transaction, then clean staging."""
         if sip is None:
@@ -561,11 +569,8 @@ class _Attempt:
         committed, clean = False, True
         if status in WRITING_STATUSES and object_id:
             try:
-                committed = head_message(self.repository, object_id) == version_message(
-                    self.deposit_id
-                )
-                if not committed:
-                    self.repository.recover(object_id)
+                with self.repository.exclusive(object_id):
+                    committed = self.committed_or_recovered(object_id)
             except Exception:
                 log.exception("deposit %s: storage not cleaned yet", self.deposit_id)
                 clean = False

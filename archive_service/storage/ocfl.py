@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -164,7 +165,7 @@ class OcflRepository:
         ``recover`` take it themselves; a caller holds it to decide and write under one lock.
         Re-entrant within a thread. On a store without ``ExclusiveWriters`` (S3) nothing is
         locked."""
-        held: set[str] = self._writing.__dict__.setdefault("objects", set())
+        held = self._held_here()
         if object_id in held or not isinstance(self._store, ExclusiveWriters):
             yield
             return
@@ -175,6 +176,13 @@ class OcflRepository:
                 yield
             finally:
                 held.discard(object_id)
+
+    def _held_here(self) -> set[str]:
+        """The objects this thread holds; none in a forked child, whose inherited locks
+        were closed at the fork (``writer_locks``)."""
+        if getattr(self._writing, "pid", None) != os.getpid():
+            self._writing.pid, self._writing.objects = os.getpid(), set()
+        return cast(set[str], self._writing.objects)
 
     # The storage root
 

@@ -7,6 +7,10 @@ kernel drops the lock when the holder closes the file or dies, so a crashed writ
 a lock behind and no lock file is ever created per name. Two names that share a byte (one
 chance in 2^62) merely wait for each other. Where the kernel has no such locks, the whole file
 is ``flock``-ed instead: every writer then waits for every other, which is slower but as safe.
+
+A child forked while a lock is held would share the lock's open file, and keep the lock after
+the parent let go: the child closes its copies at once (``os.register_at_fork``), which leaves
+the parent's lock as it was.
 """
 
 from __future__ import annotations
@@ -27,6 +31,19 @@ _FLOCK = "hhqqi4x"
 _RANGE_BITS = 62  # l_start is a signed 64-bit offset
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.005, 0.1
 
+_held: set[int] = set()  # the descriptors of the locks this process holds
+
+
+def _close_inherited() -> None:
+    """In a forked child: close the lock files inherited from the parent."""
+    for descriptor in list(_held):
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited)
+
 
 class WriterLocks:
     """The writer locks kept in the lock file ``path`` (created with its folder when missing)."""
@@ -39,6 +56,7 @@ class WriterLocks:
         """Be the only holder of ``name`` until the block ends; ``StoreBusy`` when another
         holder keeps it for ``timeout`` seconds."""
         descriptor = self._open()
+        _held.add(descriptor)
         try:
             deadline, pause = time.monotonic() + timeout, _FIRST_PAUSE
             while not _try_lock(descriptor, _offset(name)):
@@ -48,6 +66,7 @@ class WriterLocks:
                 pause = min(pause * 2, _LONGEST_PAUSE)
             yield
         finally:
+            _held.discard(descriptor)
             os.close(descriptor)  # releases the lock
 
     def _open(self) -> int:

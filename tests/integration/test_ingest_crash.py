@@ -192,7 +192,7 @@ def test_a_hung_worker_is_waited_for_not_undone(
     """A worker that hangs in the middle of storing is alive: its lease runs out, but it still
     holds its OCFL object. The worker that takes the deposit over waits for it instead of
     removing its partial version, and the deposit ends archived once, with that version."""
-    monkeypatch.setattr(ocfl_repository, "WRITER_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(ocfl_repository, "WRITER_WAIT_SECONDS", 2.0)
     monkeypatch.setenv(crashpoints.SIGNAL_VARIABLE, "SIGSTOP")
     depositor = principal_for(database)
     hung = multiprocessing.get_context("fork").Process(
@@ -209,12 +209,12 @@ def test_a_hung_worker_is_waited_for_not_undone(
         assert partial and not repository.exists(stalled.aip_object_id)
 
         service = restart(settings, restarted)
-        time.sleep(LEASE_SECONDS * 4)  # the lease runs out; the new worker claims, and waits
-        waiting = only_deposit(database)
+        time.sleep(LEASE_SECONDS * 3)  # the lease runs out; the new worker claims, and waits
+        waiting = _between_claims(database)
         assert (waiting.status, waiting.attempts) == ("storing", stalled.attempts)
-        assert waiting.lease_until != stalled.lease_until  # it was taken over meanwhile
         assert repository.content_keys(stalled.aip_object_id) == partial
 
+        _claimed_again(database)  # the new worker waits for the object: the hung one goes on
         os.kill(hung.pid, signal.SIGCONT)
         view = wait_final(service, depositor, stalled.id)
     finally:
@@ -223,6 +223,36 @@ def test_a_hung_worker_is_waited_for_not_undone(
 
     assert view.status is DepositStatus.ARCHIVED, (view.problems, view.failure_reason)
     assert_archived_once(settings, database, stalled.id)
+    # The version the hung worker committed was adopted, not checked and packaged again.
+    assert _statuses_reached(database, stalled.id).count("checking") == 1
+
+
+def _between_claims(database: Database) -> Deposit:
+    """The deposit once no worker holds its lease: a worker that found its object held gave
+    the lease back (``postpone``) and is waiting to try again."""
+    deadline = time.monotonic() + CHILD_WAIT_SECONDS
+    while (deposit := only_deposit(database)).lease_until is not None:
+        assert time.monotonic() < deadline, "the deposit never left its lease"
+        time.sleep(0.01)
+    return deposit
+
+
+def _claimed_again(database: Database) -> None:
+    deadline = time.monotonic() + CHILD_WAIT_SECONDS
+    while only_deposit(database).lease_until is None:
+        assert time.monotonic() < deadline, "the deposit was never claimed again"
+        time.sleep(0.01)
+
+
+def _statuses_reached(database: Database, deposit_id: str) -> list[str]:
+    with database.session() as session:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "deposit.status_changed")
+            .where(AuditEntry.target_id == deposit_id)
+            .order_by(AuditEntry.id)
+        ).all()
+        return [entry.detail["to"] for entry in entries]
 
 
 def test_a_crash_before_the_deposit_is_committed_leaves_no_deposit(

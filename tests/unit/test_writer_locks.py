@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -118,3 +119,20 @@ def test_a_killed_holder_leaves_no_lock_behind(locks: WriterLocks) -> None:
     with locks.hold(OBJECT, timeout=0.2):
         pass
     assert [entry.name for entry in locks.path.parent.iterdir()] == ["writers.lock"]
+
+
+def _sleep_until_killed() -> None:
+    threading.Event().wait(60)
+
+
+def test_a_child_forked_while_a_lock_is_held_does_not_keep_it(locks: WriterLocks) -> None:
+    context = multiprocessing.get_context("fork")
+    with locks.hold(OBJECT, timeout=1):
+        child = context.Process(target=_sleep_until_killed)
+        child.start()
+    try:
+        with locks.hold(OBJECT, timeout=0.5):  # the parent let go; the live child holds nothing
+            pass
+    finally:
+        child.kill()
+        child.join()
