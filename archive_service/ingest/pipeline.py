@@ -433,7 +433,7 @@ class _Attempt:
         object_id = target.object_id
         with self.writing(object_id):
             self.lease.check()
-            if head_message(self.repository, object_id) == version_message(self.deposit_id):
+            if self.committed_or_recovered(object_id):
                 return
             removed = (
                 set(self.repository.state(object_id))

@@ -30,6 +30,7 @@ another's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -38,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, cast
+from typing import BinaryIO, Concatenate, ParamSpec, TypeVar, cast
 
 from archive_service.storage.base import (
     ChecksumMismatch,
@@ -95,6 +96,9 @@ __all__ = [
     "WrittenContent",
 ]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 MAX_INVENTORY_BYTES = 256 * 1024 * 1024
 #: How long a writer waits for another writer of the same object before ``StoreBusy``: a
 #: version of a large dossier takes seconds; a holder gone for longer is stuck, not slow.
@@ -141,6 +145,21 @@ class _Committed:
     inventory: Inventory
     sha256: str
     sidecar_current: bool
+
+
+def _one_writer(
+    method: Callable[Concatenate[OcflRepository, str, _P], _R],
+) -> Callable[Concatenate[OcflRepository, str, _P], _R]:
+    """The method, run as the only writer of its object (``OcflRepository.exclusive``)."""
+
+    @functools.wraps(method)
+    def exclusively(
+        self: OcflRepository, object_id: str, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _R:
+        with self.exclusive(object_id):
+            return method(self, object_id, *args, **kwargs)
+
+    return exclusively
 
 
 class OcflRepository:
@@ -295,6 +314,7 @@ class OcflRepository:
 
     # Writing objects
 
+    @_one_writer
     def add_version(
         self,
         object_id: str,
@@ -318,51 +338,50 @@ class OcflRepository:
         """
         removed_paths = set(removed)
         _check_request(changes, removed_paths, user_name, user_address, created)
-        with self.exclusive(object_id):
-            self._require_root()
-            self.recover(object_id)
-            previous = self._load(object_id)
-            prior_inventory = previous.inventory if previous else None
-            prior_state = state_of(prior_inventory) if prior_inventory else {}
-            version = version_name(_head_number(prior_inventory) + 1)
-            root = self.object_root(object_id)
-            _check_new_state(f"{root}/{version}", changes, removed_paths, set(prior_state))
-            manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
-            try:
-                written, digests = self._write_content(object_id, version, changes, manifest)
-                state = {p: d for p, d in prior_state.items() if p not in removed_paths} | digests
-                inventory = with_new_version(
-                    prior_inventory,
-                    object_id,
-                    version=version,
-                    manifest=manifest,
-                    state=state,
-                    created=created,
-                    message=message,
-                    user_name=user_name,
-                    user_address=user_address,
-                )
-                data = serialize(inventory)
-                digest = sha256_hex(data)
-                version_files = {
-                    f"{root}/{version}/{INVENTORY_FILE}": data,
-                    f"{root}/{version}/{SIDECAR_FILE}": sidecar(digest),
-                }
-                if prior_inventory is None:
-                    version_files[f"{root}/{OBJECT_DECLARATION_FILE}"] = OBJECT_DECLARATION
-                for key, content in version_files.items():
-                    self._put_bytes(key, content, durable=False)
-                # One barrier for the version's content and its own files: until the root
-                # inventory below names it, a version directory is invisible, and a partial one is
-                # removed by ``recover``; only the order against the root inventory matters.
-                self._sync([*(item.key for item in written), *version_files])
-                self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
-            except BaseException:
-                with contextlib.suppress(StorageError):
-                    self.recover(object_id)
-                raise
-            self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(digest))
-            return VersionResult(object_id, version, root, digest, tuple(written))
+        self._require_root()
+        self.recover(object_id)
+        previous = self._load(object_id)
+        prior_inventory = previous.inventory if previous else None
+        prior_state = state_of(prior_inventory) if prior_inventory else {}
+        version = version_name(_head_number(prior_inventory) + 1)
+        root = self.object_root(object_id)
+        _check_new_state(f"{root}/{version}", changes, removed_paths, set(prior_state))
+        manifest = {d: list(p) for d, p in (prior_inventory or {}).get("manifest", {}).items()}
+        try:
+            written, digests = self._write_content(object_id, version, changes, manifest)
+            state = {p: d for p, d in prior_state.items() if p not in removed_paths} | digests
+            inventory = with_new_version(
+                prior_inventory,
+                object_id,
+                version=version,
+                manifest=manifest,
+                state=state,
+                created=created,
+                message=message,
+                user_name=user_name,
+                user_address=user_address,
+            )
+            data = serialize(inventory)
+            digest = sha256_hex(data)
+            version_files = {
+                f"{root}/{version}/{INVENTORY_FILE}": data,
+                f"{root}/{version}/{SIDECAR_FILE}": sidecar(digest),
+            }
+            if prior_inventory is None:
+                version_files[f"{root}/{OBJECT_DECLARATION_FILE}"] = OBJECT_DECLARATION
+            for key, content in version_files.items():
+                self._put_bytes(key, content, durable=False)
+            # One barrier for the version's content and its own files: until the root
+            # inventory below names it, a version directory is invisible, and a partial one is
+            # removed by ``recover``; only the order against the root inventory matters.
+            self._sync([*(item.key for item in written), *version_files])
+            self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
+        except BaseException:
+            with contextlib.suppress(StorageError):
+                self.recover(object_id)
+            raise
+        self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(digest))
+        return VersionResult(object_id, version, root, digest, tuple(written))
 
     def _write_content(
         self,
@@ -448,6 +467,7 @@ class OcflRepository:
 
     # Recovery
 
+    @_one_writer
     def recover(self, object_id: str) -> list[str]:
         """Delete what an interrupted ``add_version`` left; return the deleted keys.
 
@@ -456,29 +476,28 @@ class OcflRepository:
         ``InventoryCorrupt``) to delete anything from an object whose root inventory is missing
         while it holds more than a partial ``v1``.
         """
-        with self.exclusive(object_id):
-            root = self.object_root(object_id)
-            keys = self.content_keys(object_id)
-            if not keys:
-                return []
-            committed = self._load(object_id)
-            if committed is None:
-                leftovers = keys
-                foreign = [k for k in keys if not _is_partial_first_version(root, k)]
-                if foreign:
-                    raise InventoryCorrupt(
-                        f"OCFL object {object_id!r} has no root inventory but holds {foreign[:5]}; "
-                        "nothing was deleted"
-                    )
-            else:
-                if not committed.sidecar_current:
-                    self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(committed.sha256))
-                head = _head_number(committed.inventory)
-                leftovers = [k for k in keys if (_version_of(root, k) or 0) > head]
-            for key in leftovers:
-                with contextlib.suppress(ObjectNotFound):
-                    self._store.delete(key)
-            return leftovers
+        root = self.object_root(object_id)
+        keys = self.content_keys(object_id)
+        if not keys:
+            return []
+        committed = self._load(object_id)
+        if committed is None:
+            leftovers = keys
+            foreign = [k for k in keys if not _is_partial_first_version(root, k)]
+            if foreign:
+                raise InventoryCorrupt(
+                    f"OCFL object {object_id!r} has no root inventory but holds {foreign[:5]}; "
+                    "nothing was deleted"
+                )
+        else:
+            if not committed.sidecar_current:
+                self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(committed.sha256))
+            head = _head_number(committed.inventory)
+            leftovers = [k for k in keys if (_version_of(root, k) or 0) > head]
+        for key in leftovers:
+            with contextlib.suppress(ObjectNotFound):
+                self._store.delete(key)
+        return leftovers
 
     # Storage helpers
 
