@@ -269,7 +269,10 @@ def deposit_rows(server: ArchiveServer) -> int:
 def wait_until_staging_is_empty(server: ArchiveServer, timeout: float = 30.0) -> list[Path]:
     deadline = time.monotonic() + timeout
     while True:
-        left = sorted(server.staging_dir.rglob("*")) if server.staging_dir.exists() else []
+        try:
+            left = sorted(server.staging_dir.rglob("*")) if server.staging_dir.exists() else []
+        except FileNotFoundError:  # a folder removed by the server while it was listed
+            left = [server.staging_dir]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
