@@ -88,6 +88,22 @@ class ArchiveServer:
     def staging_dir(self) -> Path:
         return self.data_dir / "staging"
 
+    def staging_once_emptied(self, timeout: float = 30.0) -> list[Path]:
+        """What staging holds once the server has emptied it (what is left after ``timeout``).
+
+        A deposit reads ``archived`` as soon as its database transaction commits; its task
+        removes its staged files just after, so a look right then can still find them.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                left = sorted(self.staging_dir.rglob("*")) if self.staging_dir.exists() else []
+            except FileNotFoundError:  # a folder removed by the server while it was listed
+                left = [self.staging_dir]
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
+
     def create_key(self, role: str, agency: str | None = None) -> str:
         """A new API key (``archive admin create-key``)."""
         args = ["admin", "create-key", "--role", role]

@@ -266,18 +266,6 @@ def deposit_rows(server: ArchiveServer) -> int:
         database.dispose()
 
 
-def wait_until_staging_is_empty(server: ArchiveServer, timeout: float = 30.0) -> list[Path]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            left = sorted(server.staging_dir.rglob("*")) if server.staging_dir.exists() else []
-        except FileNotFoundError:  # a folder removed by the server while it was listed
-            left = [server.staging_dir]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("content_type", ["application/zip", "multipart/form-data; boundary=b"])
 def test_a_client_that_disconnects_mid_upload_leaves_nothing(
     server: ArchiveServer, sip: Path, content_type: str
@@ -297,7 +285,7 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(
             headers={"Content-Type": content_type, "Content-Length": str(len(data))},
         )
     assert seen, "the server never started to stage the upload"
-    assert wait_until_staging_is_empty(server) == []
+    assert server.staging_once_emptied() == []
     assert deposit_rows(server) == 0
     assert sorted((server.data_dir / "storage").rglob("*")) == stored_before
     with server.client(key) as client:  # and the server keeps serving
