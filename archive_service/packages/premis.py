@@ -27,14 +27,7 @@ from enum import StrEnum
 from lxml import etree
 
 from archive_service.packages.mets import PREMIS_NS, XSI_NS, mets_datetime, qname
-
-# The streaming helpers lived here first; they stay importable from this module.
-from archive_service.packages.xmlstream import XML_DECLARATION as XML_DECLARATION
-from archive_service.packages.xmlstream import BinaryWriter as BinaryWriter
-from archive_service.packages.xmlstream import XmlStream as XmlStream
-from archive_service.packages.xmlstream import attributes as attributes
-from archive_service.packages.xmlstream import write_element as write_element
-from archive_service.packages.xmlstream import xml_document as xml_document
+from archive_service.packages.xmlstream import BinaryWriter, xml_document
 
 SIGNATURE_NS = "urn:vn:archive:premis-signature:1"
 PREMIS_VERSION = "3.0"
