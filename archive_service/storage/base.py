@@ -204,8 +204,9 @@ class SyncBarrier(Protocol):
 
 @runtime_checkable
 class ExclusiveWriters(Protocol):
-    """A store that can keep every other writer out of the keys under a prefix (the filesystem
-    store, with kernel locks that die with their holder). S3 has no such lock."""
+    """What can keep every other writer out of the keys under a prefix: the filesystem store
+    (kernel locks that die with their holder), or for an S3 store, which has no such lock, the
+    database's (``advisory_locks``) or a lock file beside an SQLite database (``setup``)."""
 
     def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[None]:
         """Be the only holder of ``prefix`` until the block ends; ``StoreBusy`` when another

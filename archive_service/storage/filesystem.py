@@ -120,7 +120,7 @@ class FilesystemStore:
     def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[None]:
         """Keep every other ``exclusive`` holder of ``prefix`` out until the block ends (other
         threads and processes alike); ``StoreBusy`` after ``timeout`` seconds of waiting."""
-        return self._writers.hold(validate_key(prefix), timeout=timeout)
+        return self._writers.exclusive(validate_key(prefix), timeout=timeout)
 
     def put(
         self,

@@ -165,8 +165,11 @@ def _one_writer(
 class OcflRepository:
     """An OCFL 1.1 storage root (layout 0003, sha256, 3×3 tuples) kept in an ``ObjectStore``."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, *, writers: ExclusiveWriters | None = None) -> None:
+        """``writers`` keep one writer per object where ``store`` cannot (S3); a store that
+        can (the filesystem) is its own."""
         self._store = store
+        self._writers = store if isinstance(store, ExclusiveWriters) else writers
         self._barrier = store if isinstance(store, SyncBarrier) else None
         self._layout = HashAndIdNTupleLayout()
         self._root_checked = False
@@ -182,14 +185,14 @@ class OcflRepository:
         """Be the only writer of the object until the block ends: ``StoreBusy`` when another
         keeps it for ``wait`` seconds (``WRITER_WAIT_SECONDS``). ``add_version`` and
         ``recover`` take it themselves; a caller holds it to decide and write under one lock.
-        Re-entrant within a thread. On a store without ``ExclusiveWriters`` (S3) nothing is
-        locked."""
+        Re-entrant within a thread. Without writer locks (an S3 store on its own) nothing
+        is locked."""
         held = self._held_here()
-        if object_id in held or not isinstance(self._store, ExclusiveWriters):
+        if object_id in held or self._writers is None:
             yield
             return
         timeout = WRITER_WAIT_SECONDS if wait is None else wait
-        with self._store.exclusive(self.object_root(object_id), timeout=timeout):
+        with self._writers.exclusive(self.object_root(object_id), timeout=timeout):
             held.add(object_id)
             try:
                 yield

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
 from archive_service.config import Settings
-from archive_service.storage.base import ObjectStore
+from archive_service.storage.advisory_locks import AdvisoryWriterLocks
+from archive_service.storage.base import ExclusiveWriters, ObjectStore
 from archive_service.storage.factory import open_store
 from archive_service.storage.ocfl import OcflRepository
+from archive_service.storage.writer_locks import WriterLocks
+
+#: Beside an SQLite database: the OCFL writer locks of an archive storing in S3.
+WRITER_LOCK_SUFFIX = "-ocfl-writers.lock"
 
 
 def open_archive_store(settings: Settings) -> ObjectStore:
@@ -23,6 +32,22 @@ def open_archive_store(settings: Settings) -> ObjectStore:
 
 def open_archive_repository(settings: Settings) -> OcflRepository:
     """The OCFL storage root of the archive, created on first use."""
-    repository = OcflRepository(open_archive_store(settings))
+    store = open_archive_store(settings)
+    writers = None if isinstance(store, ExclusiveWriters) else database_writer_locks(settings)
+    repository = OcflRepository(store, writers=writers)
     repository.initialize()
     return repository
+
+
+def database_writer_locks(settings: Settings) -> ExclusiveWriters | None:
+    """One writer per OCFL object for a store that has no locks of its own (S3), kept where
+    every process of the archive can see them: PostgreSQL's advisory locks, or with an SQLite
+    database — whose processes all run on its host — a lock file beside it. ``None`` for an
+    in-memory database (one process)."""
+    url = make_url(settings.effective_database_url())
+    if url.get_backend_name() == "postgresql":
+        return AdvisoryWriterLocks(url.render_as_string(hide_password=False))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database = Path(url.database)
+        return WriterLocks(database.with_name(database.name + WRITER_LOCK_SUFFIX))
+    return None

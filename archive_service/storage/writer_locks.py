@@ -21,7 +21,7 @@ import hashlib
 import os
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from archive_service.storage.base import StoreBusy
@@ -52,18 +52,13 @@ class WriterLocks:
         self.path = path
 
     @contextlib.contextmanager
-    def hold(self, name: str, *, timeout: float) -> Iterator[None]:
+    def exclusive(self, name: str, *, timeout: float) -> Iterator[None]:
         """Be the only holder of ``name`` until the block ends; ``StoreBusy`` when another
         holder keeps it for ``timeout`` seconds."""
         descriptor = self._open()
         _held.add(descriptor)
         try:
-            deadline, pause = time.monotonic() + timeout, _FIRST_PAUSE
-            while not _try_lock(descriptor, _offset(name)):
-                if time.monotonic() >= deadline:
-                    raise StoreBusy(f"{name}: another writer is changing it")
-                time.sleep(pause)
-                pause = min(pause * 2, _LONGEST_PAUSE)
+            wait_to_take(lambda: _try_lock(descriptor, _offset(name)), name, timeout=timeout)
             yield
         finally:
             _held.discard(descriptor)
@@ -75,6 +70,17 @@ class WriterLocks:
         except FileNotFoundError:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def wait_to_take(take: Callable[[], bool], name: str, *, timeout: float) -> None:
+    """Call ``take`` until it takes the lock of ``name``, pausing longer each time (up to
+    0.1 s); ``StoreBusy`` once ``timeout`` seconds have passed."""
+    deadline, pause = time.monotonic() + timeout, _FIRST_PAUSE
+    while not take():
+        if time.monotonic() >= deadline:
+            raise StoreBusy(f"{name}: another writer is changing it")
+        time.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)
 
 
 def _offset(name: str) -> int:
