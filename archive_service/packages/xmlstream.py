@@ -46,9 +46,14 @@ def serialize_element(
     """An element tree built in memory as bytes, its children indented from ``depth``.
 
     The namespaces of ``scope`` (declared by the enclosing elements) are not declared again.
-    The element's whitespace-only texts and tails are replaced by the indentation.
+    The tree is changed on the way: the whitespace between elements becomes the indentation,
+    and an element without children or text gets an empty one, so that it is written
+    ``<x></x>`` (as the archive always wrote it) rather than ``<x/>``.
     """
     etree.indent(element, space=INDENT, level=depth)
+    for node in element.iter(etree.Element):
+        if node.text is None and not len(node):
+            node.text = ""
     return _in_scope(_bytes(element), scope or {})
 
 
@@ -89,8 +94,10 @@ class XmlStream:
 
 
 def _tags(element: etree._Element, scope: Scope) -> tuple[bytes, bytes]:
-    """The start tag (with ``element``'s attributes) and the end tag of ``element``."""
-    shallow = etree.Element(element.tag, attributes(element), nsmap=_lxml_nsmap(element.nsmap))
+    """The start tag (with ``element``'s attributes, its namespaces declared in the order of
+    their prefixes) and the end tag of ``element``."""
+    nsmap = dict(sorted(element.nsmap.items(), key=lambda item: item[0] or ""))
+    shallow = etree.Element(element.tag, attributes(element), nsmap=_lxml_nsmap(nsmap))
     empty = _in_scope(_bytes(shallow), scope)
     name = _NAME.match(empty)
     assert name is not None and empty.endswith(b"/>")
