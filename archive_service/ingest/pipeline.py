@@ -553,10 +553,8 @@ class _Attempt:
         try:
             with self.repository.exclusive(object_id):
                 yield
-        except StoreBusy:
-            log.warning(
-                "deposit %s: object %s has another writer; waiting", self.deposit_id, object_id
-            )
+        except StoreBusy as busy:  # another writer holds it, or this one lost its lock
+            log.warning("deposit %s: %s; waiting", self.deposit_id, busy)
             self.postpone(storage=True)
 
     def record_failure(self, error: Exception) -> float | None:

@@ -91,6 +91,12 @@ class StoreBusy(StorageError):
     """Another writer is changing the same object; nothing was changed."""
 
 
+class WriterLockLost(StoreBusy):
+    """The writer lock of an object was lost while it was being written (its database
+    connection ended): another writer may hold it now, so nothing was committed and what was
+    written is left for the next holder to clear."""
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """Where archived bytes live."""
@@ -208,9 +214,18 @@ class ExclusiveWriters(Protocol):
     (kernel locks that die with their holder), or for an S3 store, which has no such lock, the
     database's (``advisory_locks``) or a lock file beside an SQLite database (``setup``)."""
 
-    def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[None]:
+    def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[HeldLock]:
         """Be the only holder of ``prefix`` until the block ends; ``StoreBusy`` when another
         holder keeps it for ``timeout`` seconds."""
+        ...
+
+
+class HeldLock(Protocol):
+    """A writer lock being held (what ``ExclusiveWriters.exclusive`` gives its block)."""
+
+    def confirm(self) -> None:
+        """Raise ``WriterLockLost`` unless the lock is still held (a writer asks just before
+        it commits)."""
         ...
 
 

@@ -43,6 +43,7 @@ from typing import BinaryIO, cast
 from archive_service.storage import lockrules
 from archive_service.storage.base import (
     Capabilities,
+    HeldLock,
     ObjectInfo,
     ObjectNotFound,
     PutResult,
@@ -117,7 +118,7 @@ class FilesystemStore:
     def capabilities(self) -> Capabilities:
         return CAPABILITIES
 
-    def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[None]:
+    def exclusive(self, prefix: str, *, timeout: float) -> AbstractContextManager[HeldLock]:
         """Keep every other ``exclusive`` holder of ``prefix`` out until the block ends (other
         threads and processes alike); ``StoreBusy`` after ``timeout`` seconds of waiting."""
         return self._writers.exclusive(validate_key(prefix), timeout=timeout)

@@ -44,6 +44,7 @@ from typing import BinaryIO, Concatenate, ParamSpec, TypeVar, cast
 from archive_service.storage.base import (
     ChecksumMismatch,
     ExclusiveWriters,
+    HeldLock,
     ObjectNotFound,
     ObjectStore,
     PutResult,
@@ -192,19 +193,26 @@ class OcflRepository:
             yield
             return
         timeout = WRITER_WAIT_SECONDS if wait is None else wait
-        with self._writers.exclusive(self.object_root(object_id), timeout=timeout):
-            held.add(object_id)
+        with self._writers.exclusive(self.object_root(object_id), timeout=timeout) as lock:
+            held[object_id] = lock
             try:
                 yield
             finally:
-                held.discard(object_id)
+                del held[object_id]
 
-    def _held_here(self) -> set[str]:
-        """The objects this thread holds; none in a forked child, whose inherited locks
-        were closed at the fork (``writer_locks``)."""
+    def _held_here(self) -> dict[str, HeldLock]:
+        """The objects this thread holds, with their locks; none in a forked child, whose
+        inherited locks were closed at the fork (``writer_locks``)."""
         if getattr(self._writing, "pid", None) != os.getpid():
-            self._writing.pid, self._writing.objects = os.getpid(), set()
-        return cast(set[str], self._writing.objects)
+            self._writing.pid, self._writing.objects = os.getpid(), {}
+        return cast(dict[str, HeldLock], self._writing.objects)
+
+    def _confirm_writer(self, object_id: str) -> None:
+        """``WriterLockLost`` if this thread's lock of the object was lost (on PostgreSQL, with
+        its connection): what is written may be another writer's, so nothing is committed."""
+        lock = self._held_here().get(object_id)
+        if lock is not None:
+            lock.confirm()
 
     # The storage root
 
@@ -378,9 +386,11 @@ class OcflRepository:
             # inventory below names it, a version directory is invisible, and a partial one is
             # removed by ``recover``; only the order against the root inventory matters.
             self._sync([*(item.key for item in written), *version_files])
+            self._confirm_writer(object_id)
             self._put_bytes(f"{root}/{INVENTORY_FILE}", data)
         except BaseException:
             with contextlib.suppress(StorageError):
+                self._confirm_writer(object_id)  # a lock lost: the keys may be another's now
                 self.recover(object_id)
             raise
         self._put_bytes(f"{root}/{SIDECAR_FILE}", sidecar(digest))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -12,6 +13,8 @@ from archive_service.storage.base import ExclusiveWriters, ObjectStore
 from archive_service.storage.factory import open_store
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.storage.writer_locks import WriterLocks
+
+log = logging.getLogger(__name__)
 
 #: Beside an SQLite database: the OCFL writer locks of an archive storing in S3.
 WRITER_LOCK_SUFFIX = "-ocfl-writers.lock"
@@ -33,7 +36,11 @@ def open_archive_store(settings: Settings) -> ObjectStore:
 def open_archive_repository(settings: Settings) -> OcflRepository:
     """The OCFL storage root of the archive, created on first use."""
     store = open_archive_store(settings)
-    writers = None if isinstance(store, ExclusiveWriters) else database_writer_locks(settings)
+    writers = None
+    if not isinstance(store, ExclusiveWriters):  # a store with locks of its own needs none
+        writers = database_writer_locks(settings)
+        if writers is None:
+            log.warning("%r has no writer locks: run one writer process only", store)
     repository = OcflRepository(store, writers=writers)
     repository.initialize()
     return repository
@@ -43,11 +50,13 @@ def database_writer_locks(settings: Settings) -> ExclusiveWriters | None:
     """One writer per OCFL object for a store that has no locks of its own (S3), kept where
     every process of the archive can see them: PostgreSQL's advisory locks, or with an SQLite
     database — whose processes all run on its host — a lock file beside it. ``None`` for an
-    in-memory database (one process)."""
+    in-memory database or one named by a ``file:`` URI (then one process only must write)."""
     url = make_url(settings.effective_database_url())
     if url.get_backend_name() == "postgresql":
         return AdvisoryWriterLocks(url.render_as_string(hide_password=False))
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        database = Path(url.database)
+    name = url.database or ""
+    in_a_file = name not in ("", ":memory:") and not name.startswith("file:")
+    if url.get_backend_name() == "sqlite" and in_a_file:
+        database = Path(name)
         return WriterLocks(database.with_name(database.name + WRITER_LOCK_SUFFIX))
     return None

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from archive_service.storage.base import StoreBusy
+from archive_service.storage.base import HeldLock, StoreBusy
 
 # struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks), padding.
 _FLOCK = "hhqqi4x"
@@ -52,14 +52,14 @@ class WriterLocks:
         self.path = path
 
     @contextlib.contextmanager
-    def exclusive(self, name: str, *, timeout: float) -> Iterator[None]:
+    def exclusive(self, name: str, *, timeout: float) -> Iterator[HeldLock]:
         """Be the only holder of ``name`` until the block ends; ``StoreBusy`` when another
         holder keeps it for ``timeout`` seconds."""
         descriptor = self._open()
         _held.add(descriptor)
         try:
             wait_to_take(lambda: _try_lock(descriptor, _offset(name)), name, timeout=timeout)
-            yield
+            yield _KernelLock()
         finally:
             _held.discard(descriptor)
             os.close(descriptor)  # releases the lock
@@ -70,6 +70,13 @@ class WriterLocks:
         except FileNotFoundError:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+class _KernelLock:
+    """A lock on an open file: nothing takes it away while the file stays open."""
+
+    def confirm(self) -> None:
+        """Always still held."""
 
 
 def wait_to_take(take: Callable[[], bool], name: str, *, timeout: float) -> None:

@@ -20,10 +20,19 @@ from typing import BinaryIO
 import ocfl
 import pytest
 from ocfl.layout_0003_hash_and_id_n_tuple import Layout_0003_Hash_And_Id_N_Tuple
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from archive_service.storage import filesystem
 from archive_service.storage import ocfl as ocfl_repository
-from archive_service.storage.base import ChecksumMismatch, ObjectNotFound, ObjectStore, StoreBusy
+from archive_service.storage.advisory_locks import LOCK_CLASS, AdvisoryWriterLocks
+from archive_service.storage.base import (
+    ChecksumMismatch,
+    ObjectNotFound,
+    ObjectStore,
+    StoreBusy,
+    WriterLockLost,
+)
 from archive_service.storage.concurrency import parallel_requests
 from archive_service.storage.filesystem import FilesystemStore
 from archive_service.storage.ocfl import (
@@ -746,3 +755,46 @@ def test_everything_a_version_references_is_flushed_before_its_root_inventory(
     assert disk_events.index("fsync", f"{root}/inventory.json") < commit
     assert ("fsync", root) in disk_events.log[commit:]
     assert_valid(fs_backend)
+
+
+def _ending_lock_sessions(database_url: str, data: bytes) -> FileSource:
+    """A file whose opening ends the database session holding an OCFL writer lock (as a
+    server restart or a network cut would), then serves ``data``."""
+
+    def open_after_cut() -> AbstractContextManager[BinaryIO]:
+        admin = create_engine(database_url, poolclass=NullPool)
+        with admin.connect() as connection:
+            ended = connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND classid = :lock_class"
+                ),
+                {"lock_class": LOCK_CLASS},
+            )
+        admin.dispose()
+        assert ended == 1
+        return nullcontext(io.BytesIO(data))
+
+    return FileSource(open=open_after_cut)
+
+
+def test_a_writer_that_lost_its_database_lock_commits_nothing_and_clears_nothing(
+    s3_store: S3Store, postgres_url: str
+) -> None:
+    """On S3 the writer lock is the database's: if its session ends mid-version, another
+    writer may take the object, so the first stops before its commit and leaves the keys it
+    wrote for the next holder (who recovers them under the lock)."""
+    repo = OcflRepository(s3_store, writers=AdvisoryWriterLocks(postgres_url))
+    repo.initialize()
+    add(repo, sources(V1_FILES), "v1")
+    changes = {"zz-last.txt": _ending_lock_sessions(postgres_url, b"written after the cut")}
+    with pytest.raises(WriterLockLost):
+        add(repo, {**sources({"METS.xml": b"<mets>v2</mets>"}), **changes}, "v2")
+    assert repo.head(OBJECT_ID) == "v1"
+    left = version_keys(repo, "v2")
+    assert any(key.endswith("zz-last.txt") for key in left)  # not cleared by the lost writer
+
+    retry = add(repo, sources({"METS.xml": b"<mets>v2 again</mets>"}), "v2")  # recovers first
+    assert retry.version == "v2"
+    assert not any(key.endswith("zz-last.txt") for key in version_keys(repo, "v2"))
+    assert read_state(repo)["METS.xml"] == b"<mets>v2 again</mets>"
