@@ -29,16 +29,14 @@ reads again the lock each copy of a version file carries).
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, or_, text, update
+from sqlalchemy import ColumnElement, or_, update
 
 from archive_service.db.session import Database
 from archive_service.dossiers.models import StoredObject
@@ -52,14 +50,23 @@ from archive_service.integrity.replica_retention import (
     retention_behind,
 )
 from archive_service.storage import lockrules
-from archive_service.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, StorageError
+from archive_service.storage.advisory_locks import AdvisoryWriterLocks
+from archive_service.storage.base import (
+    ExclusiveWriters,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StorageError,
+    StoreBusy,
+)
+from archive_service.storage.writer_locks import WriterLocks
 
 log = logging.getLogger(__name__)
 
 #: Objects whose replica state is written to the database in one transaction.
 SYNC_BATCH = 200
-#: Key of the PostgreSQL advisory lock that one sync holds ("ARCHREPL").
-ADVISORY_LOCK_KEY = 0x4152_4348_5245_504C
+#: The lock one sync holds: a PostgreSQL advisory lock, or on SQLite a lock on ``LOCK_FILE``.
+SYNC_LOCK_NAME = "replica-sync"
 LOCK_FILE = "replica-sync.lock"
 
 
@@ -87,30 +94,17 @@ class ReplicaSync:
 @contextmanager
 def one_sync_at_a_time(database: Database, lock_dir: Path) -> Iterator[None]:
     """Hold the replica-sync lock for the block; ``SyncBusy`` when another holds it."""
+    locks: ExclusiveWriters
     if database.engine.dialect.name == "postgresql":
-        with database.engine.connect() as connection:
-            taken = connection.scalar(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-            )
-            if not taken:
-                raise SyncBusy("một lượt đồng bộ bản sao khác đang chạy")
-            try:
-                yield
-            finally:
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                )
-        return
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(lock_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+        locks = AdvisoryWriterLocks(database.url)
+    else:
+        locks = WriterLocks(lock_dir / LOCK_FILE)
+    with ExitStack() as held:
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(locks.exclusive(SYNC_LOCK_NAME, timeout=0))
+        except StoreBusy:
             raise SyncBusy("một lượt đồng bộ bản sao khác đang chạy") from None
         yield
-    finally:
-        os.close(descriptor)  # releases the lock
 
 
 def sync_replica(

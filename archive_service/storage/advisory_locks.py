@@ -9,8 +9,9 @@ anyone, while a stuck one (stopped, starved, paused) keeps it and its successor 
 of undoing its work. A writer whose connection ended has lost its lock: it asks
 (``confirm``) just before it commits, and stops there (``WriterLockLost``).
 
-Locks live in PostgreSQL's two-integer key space, the first integer ``LOCK_CLASS``, so they
-never meet the single-key locks of the audit trail. Two names whose SHA-256 starts with the
+The replica sync holds one the same way (``integrity/replica_sync.py``). Locks live in
+PostgreSQL's two-integer key space, the first integer ``LOCK_CLASS``, so they never meet the
+single-key lock of the audit trail. Two names whose SHA-256 starts with the
 same 32 bits (one chance in 2^32) merely wait for each other. A process must not fork while it
 holds one: the child would share, and could end, the holder's connection (the archive never
 does).
@@ -30,7 +31,7 @@ from sqlalchemy.pool import NullPool
 from archive_service.storage.base import HeldLock, WriterLockLost
 from archive_service.storage.writer_locks import wait_to_take
 
-#: The first key of every OCFL writer lock ("OCFL" in ASCII).
+#: The first key of every lock held here ("OCFL" in ASCII).
 LOCK_CLASS = 0x4F43464C
 _TRY = text("SELECT pg_try_advisory_lock(:lock_class, :key)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:lock_class, :key)")
