@@ -758,8 +758,8 @@ def test_everything_a_version_references_is_flushed_before_its_root_inventory(
 
 
 def _ending_lock_sessions(database_url: str, data: bytes) -> FileSource:
-    """A file whose opening ends the database session holding an OCFL writer lock (as a
-    server restart or a network cut would), then serves ``data``."""
+    """A file whose opening ends the database session holding an OCFL writer lock in this
+    test's database (as a server restart or a network cut would), then serves ``data``."""
 
     def open_after_cut() -> AbstractContextManager[BinaryIO]:
         admin = create_engine(database_url, poolclass=NullPool)
@@ -767,7 +767,8 @@ def _ending_lock_sessions(database_url: str, data: bytes) -> FileSource:
             ended = connection.scalar(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND classid = :lock_class"
+                    "WHERE locktype = 'advisory' AND classid = :lock_class AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
                 ),
                 {"lock_class": LOCK_CLASS},
             )
