@@ -10,11 +10,12 @@ of undoing its work. A writer whose connection ended has lost its lock: it asks
 (``confirm``) just before it commits, and stops there (``WriterLockLost``).
 
 The replica sync holds one the same way (``integrity/replica_sync.py``). Locks live in
-PostgreSQL's two-integer key space, the first integer ``LOCK_CLASS``, so they never meet the
-single-key lock of the audit trail. Two names whose SHA-256 starts with the
-same 32 bits (one chance in 2^32) merely wait for each other. A process must not fork while it
-holds one: the child would share, and could end, the holder's connection (the archive never
-does).
+PostgreSQL's two-integer key space of the archive's database, the first integer
+``LOCK_CLASS``, so they never meet the single-key lock of the audit trail. Two names whose
+SHA-256 starts with the same 32 bits (one chance in 2^32) merely wait for each other. A process
+must not fork while it holds one: the child would share, and could end, the holder's
+connection (the archive never does). Connect directly or through a session-mode pool: a
+transaction-mode pooler would hand the session, and its locks, to others.
 """
 
 from __future__ import annotations
