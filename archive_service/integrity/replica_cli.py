@@ -46,7 +46,7 @@ def sync(
     database = open_migrated_database(settings)  # says why and exits when not migrated
     try:
         primary = open_archive_repository(settings).store
-        with one_sync_at_a_time(database, settings.data_dir):
+        with one_sync_at_a_time(database):
             result = sync_replica(database, primary, replica, full=full)
     except SyncBusy as busy:
         print(f"Không đồng bộ được lúc này: {busy}", file=sys.stderr)

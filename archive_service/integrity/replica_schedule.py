@@ -40,7 +40,7 @@ def sync_and_report(
     """One scheduled sync (``None``: another is still running); what could not be copied, or
     whose retention could not be extended, is logged at ERROR level."""
     try:
-        with one_sync_at_a_time(database, settings.data_dir):
+        with one_sync_at_a_time(database):
             result = sync_replica(database, primary, replica)
     except SyncBusy:
         log.info("replica sync skipped: another sync is still running")

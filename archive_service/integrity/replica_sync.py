@@ -20,7 +20,7 @@ shortened, never a legal hold). A replica without Object Lock gets no lock at al
 
 **One sync at a time** (``one_sync_at_a_time``): two syncs would copy the same objects twice
 (on a versioned, locked replica: two locked versions). On PostgreSQL a session advisory lock
-guards it across hosts; on SQLite a file lock beside the data, on the one host SQLite serves.
+guards it across hosts; on SQLite a file lock beside the database, on the one host SQLite serves.
 
 ``replica_sha256`` and ``replica_retention`` record what *the* replica holds: after pointing
 ``ARCHIVE_REPLICA_STORAGE_URL`` at another store, run ``archive replica sync --full`` (it also
@@ -34,7 +34,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, or_, update
 
@@ -50,24 +49,21 @@ from archive_service.integrity.replica_retention import (
     retention_behind,
 )
 from archive_service.storage import lockrules
-from archive_service.storage.advisory_locks import AdvisoryWriterLocks
 from archive_service.storage.base import (
-    ExclusiveWriters,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     StorageError,
     StoreBusy,
 )
-from archive_service.storage.writer_locks import WriterLocks
+from archive_service.storage.setup import database_locks
 
 log = logging.getLogger(__name__)
 
 #: Objects whose replica state is written to the database in one transaction.
 SYNC_BATCH = 200
-#: The lock one sync holds: a PostgreSQL advisory lock, or on SQLite a lock on ``LOCK_FILE``.
+#: The named lock one sync holds (``storage.setup.database_locks``).
 SYNC_LOCK_NAME = "replica-sync"
-LOCK_FILE = "replica-sync.lock"
 
 
 class SyncBusy(Exception):
@@ -92,16 +88,13 @@ class ReplicaSync:
 
 
 @contextmanager
-def one_sync_at_a_time(database: Database, lock_dir: Path) -> Iterator[None]:
+def one_sync_at_a_time(database: Database) -> Iterator[None]:
     """Hold the replica-sync lock for the block; ``SyncBusy`` when another holds it."""
-    locks: ExclusiveWriters
-    if database.engine.dialect.name == "postgresql":
-        locks = AdvisoryWriterLocks(database.url)
-    else:
-        locks = WriterLocks(lock_dir / LOCK_FILE)
+    locks = database_locks(database.url)
     with ExitStack() as held:
         try:
-            held.enter_context(locks.exclusive(SYNC_LOCK_NAME, timeout=0))
+            if locks is not None:  # an in-memory database: one process, nothing to share
+                held.enter_context(locks.exclusive(SYNC_LOCK_NAME, timeout=0))
         except StoreBusy:
             raise SyncBusy("một lượt đồng bộ bản sao khác đang chạy") from None
         yield

@@ -16,8 +16,8 @@ from archive_service.storage.writer_locks import WriterLocks
 
 log = logging.getLogger(__name__)
 
-#: Beside an SQLite database: the OCFL writer locks of an archive storing in S3.
-WRITER_LOCK_SUFFIX = "-ocfl-writers.lock"
+#: Beside an SQLite database: the file of its archive's named locks (``database_locks``).
+LOCK_FILE_SUFFIX = "-locks"
 
 
 def open_archive_store(settings: Settings) -> ObjectStore:
@@ -38,7 +38,7 @@ def open_archive_repository(settings: Settings) -> OcflRepository:
     store = open_archive_store(settings)
     writers = None
     if not isinstance(store, ExclusiveWriters):  # a store with locks of its own needs none
-        writers = database_writer_locks(settings)
+        writers = database_locks(settings.effective_database_url())
         if writers is None:
             log.warning("%r has no writer locks: run one writer process only", store)
     repository = OcflRepository(store, writers=writers)
@@ -46,17 +46,18 @@ def open_archive_repository(settings: Settings) -> OcflRepository:
     return repository
 
 
-def database_writer_locks(settings: Settings) -> ExclusiveWriters | None:
-    """One writer per OCFL object for a store that has no locks of its own (S3), kept where
-    every process of the archive can see them: PostgreSQL's advisory locks, or with an SQLite
-    database — whose processes all run on its host — a lock file beside it. ``None`` for an
+def database_locks(database_url: str) -> ExclusiveWriters | None:
+    """Named locks that die with their holder, kept where every process of the archive on the
+    database at ``database_url`` sees them: PostgreSQL's advisory locks, or with an SQLite
+    database — whose processes all run on its host — a lock file beside it. The OCFL writers
+    of a store without locks of its own (S3) and the replica sync hold them. ``None`` for an
     in-memory database or one named by a ``file:`` URI (then one process only must write)."""
-    url = make_url(settings.effective_database_url())
+    url = make_url(database_url)
     if url.get_backend_name() == "postgresql":
         return AdvisoryWriterLocks(url.render_as_string(hide_password=False))
     name = url.database or ""
     in_a_file = name not in ("", ":memory:") and not name.startswith("file:")
     if url.get_backend_name() == "sqlite" and in_a_file:
         database = Path(name)
-        return WriterLocks(database.with_name(database.name + WRITER_LOCK_SUFFIX))
+        return WriterLocks(database.with_name(database.name + LOCK_FILE_SUFFIX))
     return None

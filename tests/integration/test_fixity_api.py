@@ -62,13 +62,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     if request.param != "fs":
         server: S3Server = request.getfixturevalue("s3_servers")[request.param]
         pool: BucketPool = request.getfixturevalue("s3_bucket_pools")[request.param]
-        settings = {
-            "storage_url": f"s3://{pool.take()}",
-            "s3_endpoint": server.endpoint,
-            "s3_access_key": server.access_key,
-            "s3_secret_key": server.secret_key,
-            "s3_region": server.region,
-        }
+        settings = server.archive_settings(pool.take())
         client = server.client()
     with in_process_archive(tmp_path / "data", **settings) as running:
         deposit(running, tmp_path)

@@ -77,11 +77,7 @@ def storing_settings(
         tmp_path,
         database.url,
         lease_seconds=LEASE_SECONDS,
-        storage_url=f"s3://{pool.take()}",
-        s3_endpoint=server.endpoint,
-        s3_access_key=server.access_key,
-        s3_secret_key=server.secret_key,
-        s3_region=server.region,
+        **server.archive_settings(pool.take()),
     )
 
 

@@ -393,14 +393,14 @@ def test_the_replica_follows_new_versions_and_never_gets_an_unlocked_copy_by_mis
 
 
 def test_only_one_replica_sync_runs_at_a_time(tmp_path: Path, database_url: str) -> None:
-    """A file lock beside the data on SQLite, an advisory lock on PostgreSQL."""
+    """A file lock beside the database on SQLite, an advisory lock on PostgreSQL."""
     database = Database(database_url)
     try:
-        with one_sync_at_a_time(database, tmp_path):
-            second = one_sync_at_a_time(database, tmp_path)
+        with one_sync_at_a_time(database):
+            second = one_sync_at_a_time(database)
             with pytest.raises(SyncBusy):
                 second.__enter__()
-        with one_sync_at_a_time(database, tmp_path):  # free again once the first has ended
+        with one_sync_at_a_time(database):  # free again once the first has ended
             pass
     finally:
         database.dispose()

@@ -66,11 +66,7 @@ class Archive:
 @pytest.fixture
 def archive(tmp_path: Path, s3_server: S3Server, s3_store: S3Store) -> Iterator[Archive]:
     settings = {
-        "storage_url": f"s3://{s3_store.bucket}",
-        "s3_endpoint": s3_server.endpoint,
-        "s3_access_key": s3_server.access_key,
-        "s3_secret_key": s3_server.secret_key,
-        "s3_region": s3_server.region,
+        **s3_server.archive_settings(s3_store.bucket),
         "replica_storage_url": (tmp_path / "replica").as_uri(),  # synced by the test
         "replica_sync_seconds": 0,
     }

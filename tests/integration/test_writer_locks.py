@@ -18,7 +18,7 @@ import pytest
 from archive_service.config import Settings
 from archive_service.storage.advisory_locks import AdvisoryWriterLocks
 from archive_service.storage.base import ExclusiveWriters, StoreBusy
-from archive_service.storage.setup import database_writer_locks
+from archive_service.storage.setup import database_locks
 from archive_service.storage.writer_locks import WriterLocks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -189,9 +189,9 @@ def test_an_s3_archive_keeps_its_writer_locks_where_all_its_processes_see_them(
 ) -> None:
     s3 = {"data_dir": tmp_path, "storage_url": "s3://archive", "s3_endpoint": "127.0.0.1:9000"}
     url = "postgresql+psycopg2://archive:secret@db.example:5432/archive"
-    on_postgres = database_writer_locks(Settings(**s3, database_url=url))
+    on_postgres = database_locks(Settings(**s3, database_url=url).effective_database_url())
     assert isinstance(on_postgres, AdvisoryWriterLocks) and on_postgres.url == url
-    on_sqlite = database_writer_locks(Settings(**s3))  # the embedded database
+    on_sqlite = database_locks(Settings(**s3).effective_database_url())  # the embedded one
     assert isinstance(on_sqlite, WriterLocks)
-    assert on_sqlite.path == (tmp_path / "archive.db-ocfl-writers.lock").resolve()
-    assert database_writer_locks(Settings(**s3, database_url="sqlite://")) is None
+    assert on_sqlite.path == (tmp_path / "archive.db-locks").resolve()
+    assert database_locks("sqlite://") is None

@@ -69,6 +69,16 @@ class S3Server:
         """A client of this server with the default retries and timeouts."""
         return make_client(self.endpoint, self.access_key, self.secret_key, region=self.region)
 
+    def archive_settings(self, bucket: str) -> dict[str, str]:
+        """The archive's settings (``Settings`` field names) for storing in ``bucket`` here."""
+        return {
+            "storage_url": f"s3://{bucket}",
+            "s3_endpoint": self.endpoint,
+            "s3_access_key": self.access_key,
+            "s3_secret_key": self.secret_key,
+            "s3_region": self.region,
+        }
+
 
 def requested_servers() -> list[str]:
     """The names in ARCHIVE_TEST_S3_SERVERS (comma-separated; default: seaweedfs)."""
