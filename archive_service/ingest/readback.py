@@ -2,7 +2,8 @@
 
 Every key the head version added (its ``vN/`` directory) and every file at the object's root
 (``inventory.json``, its sidecar, the object declaration) is streamed and hashed (several at a
-time on a store that serves requests in parallel). Content files
+time on a store that serves requests in parallel), each in the version that one listing of the
+object's versions names as current: no request per key to learn its version. Content files
 must hash to their manifest digest, the version's inventory copy to the root inventory's digest,
 and every content file the head version's manifest names must exist. What was read becomes the
 database's record of the object (key, store version id, size, SHA-256): fixity checks compare
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archive_service.storage.base import StorageError
+from archive_service.storage.base import ObjectInfo, StorageError
 from archive_service.storage.concurrency import each, parallel_requests
 from archive_service.storage.ocfl import OcflRepository
 from archive_service.streams import sha256_of_stream
@@ -64,17 +65,24 @@ def read_back_head(repository: OcflRepository, object_id: str) -> StoredVersion:
         for path in paths
         if path.startswith(f"{head}/")
     }
-    keys = [
-        key
-        for key in repository.content_keys(object_id)
-        if key.startswith(f"{root}/{head}/") or "/" not in key[len(root) + 1 :]
-    ]
+    current = {
+        info.key: info
+        for info in repository.store.list_versions(f"{root}/")
+        if info.latest
+        and (info.key.startswith(f"{root}/{head}/") or "/" not in info.key[len(root) + 1 :])
+    }
     inventories = (f"{root}/{INVENTORY}", f"{root}/{head}/{INVENTORY}")
-    missing = sorted((set(expected) | set(inventories)) - set(keys))
+    missing = sorted((set(expected) | set(inventories)) - set(current))
     if missing:
         raise StoredVersionCorrupt(f"OCFL object {object_id!r} {head}: missing {missing[:5]}")
     parallel = parallel_requests(repository.store)
-    stored = tuple(each(keys, lambda key: _read(repository, key, expected.get(key)), parallel))
+    stored = tuple(
+        each(
+            sorted(current),
+            lambda key: _read(repository, current[key], expected.get(key)),
+            parallel,
+        )
+    )
     root_copy, version_copy = (next(s for s in stored if s.key == key) for key in inventories)
     if root_copy.sha256 != version_copy.sha256:
         raise StoredVersionCorrupt(
@@ -84,13 +92,12 @@ def read_back_head(repository: OcflRepository, object_id: str) -> StoredVersion:
     return StoredVersion(object_id, head, message, stored)
 
 
-def _read(repository: OcflRepository, key: str, expected: str | None) -> StoredKey:
-    store = repository.store
-    info = store.stat(key)
-    with store.open(key, version_id=info.version_id) as stream:
+def _read(repository: OcflRepository, info: ObjectInfo, expected: str | None) -> StoredKey:
+    """Stream and hash the listed version of one key (the listing named it: no lookup)."""
+    with repository.store.open(info.key, version_id=info.version_id) as stream:
         sha256, size = sha256_of_stream(stream)
     if expected is not None and sha256 != expected:
         raise StoredVersionCorrupt(
-            f"{key}: stored bytes have SHA-256 {sha256}, expected {expected}"
+            f"{info.key}: stored bytes have SHA-256 {sha256}, expected {expected}"
         )
-    return StoredKey(key, info.version_id or "", size, sha256)
+    return StoredKey(info.key, info.version_id or "", size, sha256)

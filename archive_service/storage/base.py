@@ -55,6 +55,7 @@ class ObjectInfo:
     retention: Retention | None = None
     legal_hold: bool = False
     metadata: Mapping[str, str] = field(default_factory=dict)
+    latest: bool = True  # False only for the older versions ``list_versions`` gives
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ class ObjectStore(Protocol):
         ...
 
     def list_versions(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every stored version (all of them where the backend keeps versions)."""
+        """Every stored version (all of them where the backend keeps versions, each with its
+        version id; ``latest`` tells the key's current one)."""
         ...
 
     def delete(

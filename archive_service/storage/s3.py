@@ -459,6 +459,7 @@ class S3Store:
                     size=found.size or 0,
                     version_id=found.version_id if versions else None,
                     last_modified=found.last_modified,
+                    latest=not versions or (found.is_latest or "").lower() == "true",
                 )
 
     def _raw_request(
