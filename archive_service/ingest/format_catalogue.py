@@ -17,7 +17,7 @@ from enum import StrEnum
 from archive_service.config import PackageLimits
 from archive_service.dossiers.models import Document
 from archive_service.packages.aip_items import representation_premis_path
-from archive_service.packages.aip_reader import AipFile, AipSummary
+from archive_service.packages.aip_reader import AipFile, AipOpener, AipSummary
 from archive_service.packages.premis import (
     AgentRole,
     EventType,
@@ -28,7 +28,6 @@ from archive_service.packages.premis import (
     read_file_formats,
 )
 from archive_service.packages.xmlsafe import parse_xml
-from archive_service.storage.ocfl import OcflRepository
 
 ORIGINALS = "rep1"
 RENDITIONS = "rep2"
@@ -70,17 +69,17 @@ class DocumentFormat:
 
 
 def stored_document_formats(
-    repository: OcflRepository,
+    open_file: AipOpener,
     object_id: str,
     summary: AipSummary,
     limits: PackageLimits,
-    version: str | None = None,
 ) -> dict[str, DocumentFormat]:
-    """By logical path of each original in rep1: its format and rendition facts."""
+    """By logical path of each original in rep1: its format and rendition facts, read from
+    the stored version ``open_file`` opens (``OcflRepository.opener``)."""
     files = {rep.name: {f.path: f for f in rep.files} for rep in summary.representations}
     originals = files.get(ORIGINALS, {})
     premis_path = representation_premis_path(ORIGINALS)
-    with repository.open(object_id, premis_path, version) as stream:
+    with open_file(premis_path) as stream:
         formats = read_file_formats(parse_xml(stream, premis_path, limits.max_xml_bytes).getroot())
     outcomes = _Outcomes(object_id, summary.events, files.get(RENDITIONS, {}))
     return {

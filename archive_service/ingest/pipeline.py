@@ -79,7 +79,7 @@ from archive_service.ingest.staging import (
 from archive_service.ingest.status import SYSTEM_ACTOR, change_status
 from archive_service.integrity.audit import record_audit
 from archive_service.integrity.fixity_record import waiting_aip_history
-from archive_service.packages.aip_reader import read_aip_object
+from archive_service.packages.aip_reader import read_aip, read_aip_object
 from archive_service.packages.aip_writer import (
     AipTree,
     ArchiveIdentity,
@@ -464,8 +464,9 @@ class _Attempt:
         if sip is None:
             sip = self.reread_sip()
         stored = read_back_head(self.repository, object_id)
-        summary = read_aip_object(self.repository, object_id, limits=self.settings.limits)
-        formats = stored_document_formats(self.repository, object_id, summary, self.settings.limits)
+        open_file = self.repository.opener(object_id, stored.version, inventory=stored.inventory)
+        summary = read_aip(open_file, self.settings.limits)
+        formats = stored_document_formats(open_file, object_id, summary, self.settings.limits)
         with self.locked() as (session, deposit):
             dossier = record_archived(
                 session,

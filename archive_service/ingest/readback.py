@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from archive_service.storage.base import ObjectInfo, StorageError
 from archive_service.storage.concurrency import each, parallel_requests
 from archive_service.storage.ocfl import OcflRepository
+from archive_service.storage.ocfl_inventory import Inventory
 from archive_service.streams import sha256_of_stream
 
 INVENTORY = "inventory.json"
@@ -44,6 +45,7 @@ class StoredVersion:
     version: str
     message: str
     keys: tuple[StoredKey, ...]
+    inventory: Inventory  # the root inventory the keys were checked against
 
 
 def head_message(repository: OcflRepository, object_id: str) -> str | None:
@@ -89,7 +91,7 @@ def read_back_head(repository: OcflRepository, object_id: str) -> StoredVersion:
             f"OCFL object {object_id!r}: root inventory differs from the {head} inventory"
         )
     message = str(inventory["versions"][head].get("message", ""))
-    return StoredVersion(object_id, head, message, stored)
+    return StoredVersion(object_id, head, message, stored, inventory)
 
 
 def _read(repository: OcflRepository, info: ObjectInfo, expected: str | None) -> StoredKey:

@@ -281,9 +281,13 @@ class OcflRepository:
         """The root inventory, checked against its sidecar digest; ``ObjectNotFound`` if absent."""
         return self._require(object_id).inventory
 
-    def state(self, object_id: str, version: str | None = None) -> dict[str, StateEntry]:
-        """Logical path → digest and content key, for ``version`` (the head when ``None``)."""
-        inventory = self._require(object_id).inventory
+    def state(
+        self, object_id: str, version: str | None = None, *, inventory: Inventory | None = None
+    ) -> dict[str, StateEntry]:
+        """Logical path → digest and content key, for ``version`` (the head when ``None``);
+        ``inventory``: the root inventory already read and checked, not to read it again."""
+        if inventory is None:
+            inventory = self._require(object_id).inventory
         try:
             paths = state_of(inventory, version)
         except KeyError:
@@ -302,11 +306,12 @@ class OcflRepository:
         return self.opener(object_id, version)(logical_path)
 
     def opener(
-        self, object_id: str, version: str | None = None
+        self, object_id: str, version: str | None = None, *, inventory: Inventory | None = None
     ) -> Callable[[str], AbstractContextManager[BinaryIO]]:
         """``open`` for many files of one version: the inventory is read (and checked) once,
-        not once per file — on S3, three requests per file become one."""
-        state = self.state(object_id, version)
+        not once per file — on S3, three requests per file become one; or not at all when the
+        caller gives the one it read (``state``)."""
+        state = self.state(object_id, version, inventory=inventory)
 
         def open_file(logical_path: str) -> AbstractContextManager[BinaryIO]:
             entry = state.get(logical_path)

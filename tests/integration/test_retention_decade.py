@@ -167,7 +167,7 @@ def catalogue(database: Database, base: SipPackage, cases: list[Case], schedule:
                 sip = variant(base, case)
                 deposit_id = str(uuid4())
                 object_id = f"urn:G09:uuid-{str(uuid4()).upper()}"
-                version = StoredVersion(object_id, "v1", "", ())
+                version = StoredVersion(object_id, "v1", "", (), inventory={})
                 archived = ArchivedVersion(deposit_id, AGENCY_ID, sip, sip.dossier, version, ())
                 dossier = record_archived(session, archived)
                 assign_retention(
