@@ -464,7 +464,7 @@ class _Attempt:
         if sip is None:
             sip = self.reread_sip()
         stored = read_back_head(self.repository, object_id)
-        open_file = self.repository.opener(object_id, stored.version, inventory=stored.inventory)
+        open_file = stored.opener(self.repository)  # parses the bytes just verified
         summary = read_aip(open_file, self.settings.limits)
         formats = stored_document_formats(open_file, object_id, summary, self.settings.limits)
         with self.locked() as (session, deposit):

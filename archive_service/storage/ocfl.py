@@ -306,12 +306,19 @@ class OcflRepository:
         return self.opener(object_id, version)(logical_path)
 
     def opener(
-        self, object_id: str, version: str | None = None, *, inventory: Inventory | None = None
+        self,
+        object_id: str,
+        version: str | None = None,
+        *,
+        inventory: Inventory | None = None,
+        preread: Mapping[str, bytes] | None = None,
     ) -> Callable[[str], AbstractContextManager[BinaryIO]]:
         """``open`` for many files of one version: the inventory is read (and checked) once,
         not once per file — on S3, three requests per file become one; or not at all when the
-        caller gives the one it read (``state``)."""
+        caller gives the one it read (``state``). ``preread``: content key → the bytes the
+        caller already read and verified, served from memory."""
         state = self.state(object_id, version, inventory=inventory)
+        held = preread or {}
 
         def open_file(logical_path: str) -> AbstractContextManager[BinaryIO]:
             entry = state.get(logical_path)
@@ -320,6 +327,9 @@ class OcflRepository:
                     f"OCFL object {object_id!r} has no file {logical_path!r} "
                     f"in version {version or 'head'}"
                 )
+            data = held.get(entry.content_key)
+            if data is not None:
+                return contextlib.nullcontext(cast(BinaryIO, io.BytesIO(data)))
             return self._store.open(entry.content_key)
 
         return open_file

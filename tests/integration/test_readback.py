@@ -2,8 +2,9 @@
 
 The read-back is what the catalogue records of an archived version: each key with the store
 version it read, its size and SHA-256. These tests show that it reads each key's *current*
-version (on S3 the older versions of the root inventory are listed too), and that bytes
-changed or removed after the commit are refused, naming the key.
+version (on S3 the older versions of the root inventory are listed too), that bytes changed or
+removed after the commit are refused, naming the key, and that the catalogue step parses the
+metadata bytes that were verified.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 
 import pytest
 
+from archive_service.ingest import readback
 from archive_service.ingest.readback import StoredVersionCorrupt, read_back_head
 from archive_service.storage.base import ObjectStore
 from archive_service.storage.ocfl import OcflRepository
@@ -71,3 +73,31 @@ def test_a_content_file_gone_after_the_commit_is_refused(repo: OcflRepository) -
 
     with pytest.raises(StoredVersionCorrupt, match=r"missing.*METS\.xml"):
         read_back_head(repo, OBJECT_ID)
+
+
+def test_the_catalogue_reads_the_metadata_bytes_that_were_verified(
+    repo: OcflRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readback, "KEEP_FILE_BYTES", 19)  # METS (15) and PREMIS (19), not EAD (20)
+    add(repo, sources(V1_FILES), "v1")
+    stored = read_back_head(repo, OBJECT_ID)
+    keys = {path: entry.content_key for path, entry in repo.state(OBJECT_ID).items()}
+    assert set(stored.kept) == {keys["METS.xml"], keys["metadata/preservation/premis.xml"]}
+
+    # Changed in storage after the read-back: what was verified is what is parsed.
+    repo.store.put(keys["METS.xml"], io.BytesIO(b"<mets>changed</mets>"))
+    open_file = stored.opener(repo)
+    with open_file("METS.xml") as stream:
+        assert stream.read() == V1_FILES["METS.xml"]
+    for path in ("metadata/descriptive/EAD.xml", "representations/rep1/data/Giấy phép.pdf"):
+        with open_file(path) as stream:  # not kept: read from storage
+            assert stream.read() == V1_FILES[path]
+
+
+def test_the_kept_metadata_stay_within_the_total(
+    repo: OcflRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readback, "KEEP_TOTAL_BYTES", 15)  # room for METS (15 bytes) only
+    add(repo, sources(V1_FILES), "v1")
+    stored = read_back_head(repo, OBJECT_ID)
+    assert [key.rsplit("/", 1)[1] for key in stored.kept] == ["METS.xml"]
