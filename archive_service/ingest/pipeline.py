@@ -463,8 +463,8 @@ class _Attempt:
         """Verify the committed version, record it in one transaction, then clean staging."""
         if sip is None:
             sip = self.reread_sip()
-        stored = read_back_head(self.repository, object_id)
-        open_file = stored.opener(self.repository)  # parses the bytes just verified
+        stored = read_back_head(self.repository, object_id, keep_metadata=True)
+        open_file = stored.opener(self.repository)  # the version as it was verified
         summary = read_aip(open_file, self.settings.limits)
         formats = stored_document_formats(open_file, object_id, summary, self.settings.limits)
         with self.locked() as (session, deposit):

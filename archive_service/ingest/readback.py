@@ -7,9 +7,14 @@ object's versions names as current: no request per key to learn its version. Con
 must hash to their manifest digest, the version's inventory copy to the root inventory's digest,
 and every content file the head version's manifest names must exist. What was read becomes the
 database's record of the object (key, store version id, size, SHA-256): fixity checks compare
-later readings with it. The metadata files read back (XML, up to ``KEEP_FILE_BYTES`` each and
-``KEEP_TOTAL_BYTES`` in all) are kept, so that the catalogue is made from the very bytes that were
-verified (``StoredVersion.opener``) instead of reading them once more.
+later readings with it.
+
+With ``keep_metadata`` (the pipeline's finish step) the verified bytes of the version's XML
+files are kept, up to ``KEEP_FILE_BYTES`` each and ``KEEP_TOTAL_BYTES`` in all (reserved before
+a read starts, so several reads at once stay within it), and ``StoredVersion.opener`` serves
+them from memory; the version's other files it opens in the store version the read-back
+verified. Only files an earlier version stored (unchanged files of a supplement) are read as
+they are now.
 """
 
 from __future__ import annotations
@@ -54,16 +59,22 @@ class StoredVersion:
     version: str
     message: str
     keys: tuple[StoredKey, ...]
-    inventory: Inventory  # the root inventory the keys were checked against
-    kept: Mapping[str, bytes] = field(default_factory=dict)  # content key → verified bytes
+    #: The root inventory the keys were checked against.
+    inventory: Inventory = field(repr=False, compare=False)
+    #: Content key → the verified bytes of a metadata file (``keep_metadata``).
+    kept: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def opener(
         self, repository: OcflRepository
     ) -> Callable[[str], AbstractContextManager[BinaryIO]]:
-        """``OcflRepository.opener`` for this version: the inventory that was checked, and the
-        kept metadata files served from memory."""
+        """``OcflRepository.opener`` for this version: over the inventory that was checked,
+        the kept files from memory, the version's other keys in the store version read back."""
         return repository.opener(
-            self.object_id, self.version, inventory=self.inventory, preread=self.kept
+            self.object_id,
+            self.version,
+            inventory=self.inventory,
+            preread=self.kept,
+            versions={key.key: key.version_id for key in self.keys if key.version_id},
         )
 
 
@@ -75,8 +86,11 @@ def head_message(repository: OcflRepository, object_id: str) -> str | None:
     return str(inventory["versions"][inventory["head"]].get("message", ""))
 
 
-def read_back_head(repository: OcflRepository, object_id: str) -> StoredVersion:
-    """Re-read and verify the head version's keys; ``StoredVersionCorrupt`` on any mismatch."""
+def read_back_head(
+    repository: OcflRepository, object_id: str, *, keep_metadata: bool = False
+) -> StoredVersion:
+    """Re-read and verify the head version's keys; ``StoredVersionCorrupt`` on any mismatch.
+    ``keep_metadata``: keep the verified bytes of its XML files (see the module text)."""
     inventory = repository.inventory(object_id)
     head = str(inventory["head"])
     root = repository.object_root(object_id)
@@ -96,13 +110,13 @@ def read_back_head(repository: OcflRepository, object_id: str) -> StoredVersion:
     missing = sorted((set(expected) | set(inventories)) - set(current))
     if missing:
         raise StoredVersionCorrupt(f"OCFL object {object_id!r} {head}: missing {missing[:5]}")
-    parallel = parallel_requests(repository.store)
-    budget = _Budget(KEEP_TOTAL_BYTES)
+    versioned = repository.store.capabilities.versioning  # else no version ids, as ``stat``
+    budget = _Budget(KEEP_TOTAL_BYTES if keep_metadata else 0)
     stored = tuple(
         each(
             sorted(current),
-            lambda key: _read(repository, current[key], expected.get(key), budget),
-            parallel,
+            lambda key: _read(repository, current[key], expected.get(key), versioned, budget),
+            parallel_requests(repository.store),
         )
     )
     root_copy, version_copy = (next(s for s in stored if s.key == key) for key in inventories)
@@ -115,35 +129,47 @@ def read_back_head(repository: OcflRepository, object_id: str) -> StoredVersion:
 
 
 class _Budget:
-    """The metadata files kept so far, within a total size (reads run on several threads)."""
+    """Room for kept metadata files, reserved before each read (reads run on several threads)."""
 
     def __init__(self, total: int) -> None:
         self.kept: dict[str, bytes] = {}
         self._left = total
         self._lock = threading.Lock()
 
-    def wants(self, info: ObjectInfo) -> bool:
-        return info.key.endswith(".xml") and info.size <= min(KEEP_FILE_BYTES, self._left)
+    def reserve(self, info: ObjectInfo, expected: str | None) -> int:
+        """Bytes reserved to keep this key (its listed size), or 0: not metadata with a digest
+        to check, or no room left."""
+        if expected is None or not info.key.endswith(".xml") or info.size > KEEP_FILE_BYTES:
+            return 0
+        with self._lock:
+            if info.size > self._left:
+                return 0
+            self._left -= info.size
+            return info.size
 
     def keep(self, key: str, data: bytes) -> None:
         with self._lock:
-            if len(data) <= min(KEEP_FILE_BYTES, self._left):
-                self.kept[key] = data
-                self._left -= len(data)
+            self.kept[key] = data
 
 
 def _read(
-    repository: OcflRepository, info: ObjectInfo, expected: str | None, budget: _Budget
+    repository: OcflRepository,
+    info: ObjectInfo,
+    expected: str | None,
+    versioned: bool,
+    budget: _Budget,
 ) -> StoredKey:
     """Stream and hash the listed version of one key (the listing named it: no lookup); keep
-    its bytes when they are metadata within the budget and hash as expected."""
-    chunks: list[bytes] | None = [] if budget.wants(info) else None
-    with repository.store.open(info.key, version_id=info.version_id) as stream:
+    its bytes when the budget reserved room for them and they hash as expected."""
+    version_id = info.version_id if versioned else None
+    reserved = budget.reserve(info, expected)
+    chunks: list[bytes] | None = [] if reserved else None
+    with repository.store.open(info.key, version_id=version_id) as stream:
         reader = HashingReader(stream)
         for chunk in iter_chunks(cast(BinaryIO, reader)):
-            if chunks is not None and reader.size <= KEEP_FILE_BYTES:
+            if chunks is not None and reader.size <= reserved:
                 chunks.append(chunk)
-            else:  # not metadata, or larger than listed: streamed only
+            else:  # not kept, or larger than listed: streamed only
                 chunks = None
     sha256, size = reader.sha256, reader.size
     if expected is not None and sha256 != expected:
@@ -152,4 +178,4 @@ def _read(
         )
     if chunks is not None:
         budget.keep(info.key, b"".join(chunks))
-    return StoredKey(info.key, info.version_id or "", size, sha256)
+    return StoredKey(info.key, version_id or "", size, sha256)

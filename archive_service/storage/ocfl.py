@@ -312,13 +312,15 @@ class OcflRepository:
         *,
         inventory: Inventory | None = None,
         preread: Mapping[str, bytes] | None = None,
+        versions: Mapping[str, str] | None = None,
     ) -> Callable[[str], AbstractContextManager[BinaryIO]]:
         """``open`` for many files of one version: the inventory is read (and checked) once,
         not once per file — on S3, three requests per file become one; or not at all when the
         caller gives the one it read (``state``). ``preread``: content key → the bytes the
-        caller already read and verified, served from memory."""
+        caller already read and verified, served from memory; ``versions``: content key → the
+        store version to read."""
         state = self.state(object_id, version, inventory=inventory)
-        held = preread or {}
+        held, pinned = preread or {}, versions or {}
 
         def open_file(logical_path: str) -> AbstractContextManager[BinaryIO]:
             entry = state.get(logical_path)
@@ -330,7 +332,7 @@ class OcflRepository:
             data = held.get(entry.content_key)
             if data is not None:
                 return contextlib.nullcontext(cast(BinaryIO, io.BytesIO(data)))
-            return self._store.open(entry.content_key)
+            return self._store.open(entry.content_key, version_id=pinned.get(entry.content_key))
 
         return open_file
 

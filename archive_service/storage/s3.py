@@ -444,6 +444,9 @@ class S3Store:
     def _listing(self, prefix: str, *, versions: bool) -> Iterator[ObjectInfo]:
         # Plain (not URL-encoded) listings: SeaweedFS sorts URL-encoded listings by the encoded
         # form, which puts non-ASCII keys first.
+        # A version listing gives each key's versions newest first, delete markers included: a
+        # key whose newest entry is a marker has no current version.
+        previous = None
         with _translated(prefix or self.bucket):
             for found in self._client.list_objects(
                 self.bucket,
@@ -452,6 +455,7 @@ class S3Store:
                 include_version=versions,
                 use_url_encoding_type=False,
             ):
+                first, previous = found.object_name != previous, found.object_name
                 if found.is_delete_marker or found.object_name is None:
                     continue
                 yield ObjectInfo(
@@ -459,7 +463,7 @@ class S3Store:
                     size=found.size or 0,
                     version_id=found.version_id if versions else None,
                     last_modified=found.last_modified,
-                    latest=not versions or (found.is_latest or "").lower() == "true",
+                    latest=not versions or _is_latest(found.is_latest, first),
                 )
 
     def _raw_request(
@@ -582,6 +586,12 @@ def _metadata_headers(sha256: str, metadata: Mapping[str, str]) -> _Headers:
     }
     headers[_META_PREFIX + _SHA256_META] = sha256
     return headers
+
+
+def _is_latest(flag: str | None, first_of_key: bool) -> bool:
+    """A listed version is current when the server says so (``IsLatest``), or, from a server
+    that does not say, when it is the first (newest) listed for its key."""
+    return flag.lower() == "true" if flag is not None else first_of_key
 
 
 def _object_info(key: str, found: Object) -> ObjectInfo:
