@@ -209,6 +209,8 @@ DEPOSIT_STATUS_EXAMPLE = {
     "updated_at": "2024-06-12T08:30:04Z",
     "finished_at": "2024-06-12T08:30:04Z",
     "next_attempt_at": None,
+    "waiting_for": None,
+    "waiting_since": None,
 }
 
 

@@ -38,6 +38,13 @@ class DepositStatus(StrEnum):
         return self in (DepositStatus.ARCHIVED, DepositStatus.REJECTED, DepositStatus.FAILED)
 
 
+class WaitingFor(StrEnum):
+    """What a deposit waits for, without using an attempt, before its pipeline can go on."""
+
+    DOSSIER = "dossier"  # another deposit of the same dossier is being written
+    STORAGE = "storage"  # another writer holds the dossier's OCFL object (D-47)
+
+
 #: Statuses in which a deposit may write its dossier's OCFL object: at most one deposit per
 #: dossier code may be in one of them (a partial unique index), so writers never race.
 WRITING_STATUSES = (DepositStatus.PACKAGING, DepositStatus.STORING)
@@ -74,6 +81,8 @@ class Deposit(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    waiting_for: Mapped[str | None] = mapped_column(String(20), default=None)  # WaitingFor
+    waiting_since: Mapped[datetime | None] = mapped_column(default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     aip_object_id: Mapped[str | None] = mapped_column(String(200), default=None)
     aip_version: Mapped[str | None] = mapped_column(String(20), default=None)

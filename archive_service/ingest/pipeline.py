@@ -65,7 +65,7 @@ from archive_service.ingest.events import IngestFacts, aip_uuid_for, ingest_even
 from archive_service.ingest.format_catalogue import stored_document_formats
 from archive_service.ingest.format_checks import FormatReport, check_formats
 from archive_service.ingest.lease import Finished, Lease, LeaseLost, Wait, claim
-from archive_service.ingest.models import WRITING_STATUSES, Deposit, DepositStatus
+from archive_service.ingest.models import WRITING_STATUSES, Deposit, DepositStatus, WaitingFor
 from archive_service.ingest.peek import NEW_VERSION_STATUSES
 from archive_service.ingest.readback import head_message, read_back_head
 from archive_service.ingest.renditions_step import package_formats
@@ -76,7 +76,12 @@ from archive_service.ingest.staging import (
     remove_deposit_files,
     work_path,
 )
-from archive_service.ingest.status import SYSTEM_ACTOR, change_status
+from archive_service.ingest.status import (
+    SYSTEM_ACTOR,
+    change_status,
+    start_waiting,
+    stop_waiting,
+)
 from archive_service.integrity.audit import record_audit
 from archive_service.integrity.fixity_record import waiting_aip_history
 from archive_service.packages.aip_reader import read_aip, read_aip_object
@@ -315,6 +320,7 @@ class _Attempt:
                     target = self.target(archived)
                     deposit.aip_object_id = target.object_id
                     change_status(session, deposit, DepositStatus.PACKAGING)
+                    stop_waiting(deposit)  # for the dossier, if it did
                     session.flush()
         except (IntegrityError, DossierBusy):
             self.postpone()
@@ -546,6 +552,7 @@ class _Attempt:
                 change_status(
                     session, deposit, DepositStatus.RECEIVED, detail={"waiting_for": "dossier"}
                 )
+            start_waiting(deposit, WaitingFor.STORAGE if storage else WaitingFor.DOSSIER)
         raise _Done(BUSY_DOSSIER_SECONDS)
 
     @contextmanager
@@ -553,10 +560,18 @@ class _Attempt:
         """Hold the OCFL object's writer lock (``OcflRepository.exclusive``), or postpone."""
         try:
             with self.repository.exclusive(object_id):
+                self.stop_waiting_for(WaitingFor.STORAGE)
                 yield
         except StoreBusy as busy:  # another writer holds it, or this one lost its lock
             log.warning("deposit %s: %s; waiting", self.deposit_id, busy)
             self.postpone(storage=True)
+
+    def stop_waiting_for(self, what: WaitingFor) -> None:
+        """The deposit went past what it waited for when it was claimed, if it did."""
+        if self.deposit.waiting_for == what:
+            with self.locked() as (_, deposit):
+                stop_waiting(deposit)
+            self.deposit.waiting_for = None
 
     def record_failure(self, error: Exception) -> float | None:
         """Retry later with back-off, or fail for good once nothing half-written is left."""

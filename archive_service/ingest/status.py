@@ -1,4 +1,5 @@
-"""Status changes of a deposit, each written to the audit trail in the same transaction."""
+"""Status changes of a deposit, each written to the audit trail in the same transaction, and
+what a deposit waits for."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from archive_service.db.base import utcnow
-from archive_service.ingest.models import Deposit, DepositStatus
+from archive_service.ingest.models import Deposit, DepositStatus, WaitingFor
 from archive_service.integrity.audit import record_audit
 
 SYSTEM_ACTOR = "system"
@@ -30,6 +31,7 @@ def change_status(
         deposit.finished_at = now
         deposit.lease_until = None
         deposit.next_attempt_at = None
+        stop_waiting(deposit)
     if previous == status:
         return
     record_audit(
@@ -40,3 +42,14 @@ def change_status(
         target_id=deposit.id,
         detail={"from": previous, "to": status.value, **(detail or {})},
     )
+
+
+def start_waiting(deposit: Deposit, what: WaitingFor) -> None:
+    """Say what ``deposit`` waits for; since when stays while it waits for the same thing."""
+    if deposit.waiting_for != what:
+        deposit.waiting_for, deposit.waiting_since = what, utcnow()
+
+
+def stop_waiting(deposit: Deposit) -> None:
+    """The deposit waits for nothing (it went past what it waited for, or ended)."""
+    deposit.waiting_for = deposit.waiting_since = None

@@ -44,6 +44,9 @@ class DepositView:
     updated_at: datetime
     finished_at: datetime | None
     next_attempt_at: datetime | None
+    #: What it waits for without using an attempt (``WaitingFor``: ``dossier``, ``storage``).
+    waiting_for: str | None
+    waiting_since: datetime | None
 
 
 #: The columns of ``deposits`` a ``DepositView`` is made of (``view_of``).
@@ -64,6 +67,8 @@ DEPOSIT_VIEW_COLUMNS = (
     Deposit.updated_at,
     Deposit.finished_at,
     Deposit.next_attempt_at,
+    Deposit.waiting_for,
+    Deposit.waiting_since,
 )
 
 
@@ -107,4 +112,6 @@ def view_of(deposit: RowMapping, problems: list[dict[str, Any]]) -> DepositView:
         updated_at=deposit["updated_at"],
         finished_at=deposit["finished_at"],
         next_attempt_at=deposit["next_attempt_at"],
+        waiting_for=deposit["waiting_for"],
+        waiting_since=deposit["waiting_since"],
     )

@@ -241,6 +241,13 @@ def test_a_hung_worker_is_waited_for_not_undone(
         waiting = _between_claims(database)
         assert (waiting.status, waiting.attempts) == ("storing", stalled.attempts)
         assert repository.content_keys(stalled.aip_object_id) == partial
+        # The wait shows on the deposit, since its first turn.
+        seen = service.get(depositor, stalled.id)
+        assert (seen.waiting_for, seen.waiting_since) == ("storage", waiting.waiting_since)
+        assert waiting.waiting_since is not None
+        _claimed_again(database)
+        again = _between_claims(database)  # a second turn: still waiting, since the first
+        assert (again.waiting_for, again.waiting_since) == ("storage", waiting.waiting_since)
 
         _claimed_again(database)  # the new worker waits for the object: the hung one goes on
         os.kill(hung.pid, signal.SIGCONT)
@@ -250,6 +257,7 @@ def test_a_hung_worker_is_waited_for_not_undone(
         hung.join()
 
     assert view.status is DepositStatus.ARCHIVED, (view.problems, view.failure_reason)
+    assert (view.waiting_for, view.waiting_since) == (None, None)
     assert_archived_once(settings, database, stalled.id)
     # The version the hung worker committed was adopted, not checked and packaged again.
     assert _statuses_reached(database, stalled.id).count("checking") == 1

@@ -345,7 +345,14 @@ def test_a_deposit_of_the_dossier_waits_while_a_change_is_pending(
     receipt = service.register_zip(depositor, stage(settings, supplement))
 
     assert service.pipeline.process(receipt.deposit_id) is not None  # postponed
-    assert service.get(depositor, receipt.deposit_id).status is DepositStatus.RECEIVED
+    first = service.get(depositor, receipt.deposit_id)
+    assert (first.status, first.waiting_for) == (DepositStatus.RECEIVED, "dossier")
+    assert first.waiting_since is not None
+    time.sleep(service.pipeline.process(receipt.deposit_id) or 0)  # due again
+    assert service.pipeline.process(receipt.deposit_id) is not None  # postponed once more
+    again = service.get(depositor, receipt.deposit_id)
+    assert (again.waiting_for, again.waiting_since) == ("dossier", first.waiting_since)
+    assert again.attempts == first.attempts  # a wait uses no attempt
     assert repository.head(row(database, LONGER).aip_object_id) == "v1"
 
     RetentionChanges(database, repository, settings).finish_pending()
@@ -357,6 +364,7 @@ def test_a_deposit_of_the_dossier_waits_while_a_change_is_pending(
         time.sleep(delay)
     view = service.get(depositor, receipt.deposit_id)
     assert view.status is DepositStatus.ARCHIVED, (view.problems, view.failure_reason)
+    assert (view.waiting_for, view.waiting_since) == (None, None)
     longer = row(database, LONGER)
     assert longer.aip_version == "v3" and longer.retention_code == "03"  # still 50 years
 
