@@ -548,11 +548,12 @@ class _Attempt:
             deposit.attempts -= 1
             deposit.lease_until = None
             deposit.next_attempt_at = utcnow() + timedelta(seconds=BUSY_DOSSIER_SECONDS)
+            waiting = WaitingFor.STORAGE if storage else WaitingFor.DOSSIER
             if not storage:
                 change_status(
-                    session, deposit, DepositStatus.RECEIVED, detail={"waiting_for": "dossier"}
+                    session, deposit, DepositStatus.RECEIVED, detail={"waiting_for": waiting.value}
                 )
-            start_waiting(deposit, WaitingFor.STORAGE if storage else WaitingFor.DOSSIER)
+            start_waiting(deposit, waiting)
         raise _Done(BUSY_DOSSIER_SECONDS)
 
     @contextmanager
@@ -560,15 +561,16 @@ class _Attempt:
         """Hold the OCFL object's writer lock (``OcflRepository.exclusive``), or postpone."""
         try:
             with self.repository.exclusive(object_id):
-                self.stop_waiting_for(WaitingFor.STORAGE)
+                self.end_storage_wait()
                 yield
         except StoreBusy as busy:  # another writer holds it, or this one lost its lock
             log.warning("deposit %s: %s; waiting", self.deposit_id, busy)
             self.postpone(storage=True)
 
-    def stop_waiting_for(self, what: WaitingFor) -> None:
-        """The deposit went past what it waited for when it was claimed, if it did."""
-        if self.deposit.waiting_for == what:
+    def end_storage_wait(self) -> None:
+        """The writer lock is ours: a wait for it, if the deposit was claimed waiting, is
+        over (a wait for the dossier ends in ``take_dossier``'s own transaction)."""
+        if self.deposit.waiting_for == WaitingFor.STORAGE:
             with self.locked() as (_, deposit):
                 stop_waiting(deposit)
             self.deposit.waiting_for = None
