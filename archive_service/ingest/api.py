@@ -40,7 +40,12 @@ from archive_service.ingest.multipart import (
     ReceivedForm,
     receive_form,
 )
-from archive_service.ingest.service import DepositReceipt, DepositService, DepositView
+from archive_service.ingest.service import (
+    DepositProgress,
+    DepositReceipt,
+    DepositService,
+    DepositView,
+)
 from archive_service.ingest.staging import UploadTooLarge, discard, stage_upload
 from archive_service.ingest.status_bell import StatusBell
 from archive_service.packages.plain import METADATA_PART
@@ -62,7 +67,7 @@ STATUS_CHECK_LONGEST_SECONDS = 0.4
 class WaitUntil(StrEnum):
     """What a long-polling status request waits for."""
 
-    CHANGE = "change"  # any new status
+    CHANGE = "change"  # any new status, or a wait begun or ended
     FINAL = "final"  # archived, rejected or failed
 
 
@@ -232,29 +237,31 @@ async def get_deposit(
         Query(
             ge=0,
             le=MAX_STATUS_WAIT_SECONDS,
-            description="Chờ tối đa chừng ấy giây đến khi trạng thái đổi hoặc kết thúc "
-            "(long polling); 0: trả lời ngay.",
+            description="Chờ tối đa chừng ấy giây đến khi trạng thái đổi (hoặc giao nộp bắt "
+            "đầu hay thôi chờ: `waiting_for`) hoặc kết thúc (long polling); 0: trả lời ngay.",
         ),
     ] = 0,
     until: Annotated[
         WaitUntil,
         Query(
-            description="Với `wait`: trả lời khi trạng thái đổi (`change`, mặc định) hay chỉ "
+            description="Với `wait`: trả lời khi trạng thái đổi hay việc chờ bắt đầu hoặc "
+            "thôi (`change`, mặc định), hay chỉ "
             "khi đã kết thúc (`final`: archived, rejected hoặc failed).",
         ),
     ] = WaitUntil.CHANGE,
 ) -> DepositView:
     """Where the deposit is, with every problem found, its dossier code and times.
 
-    With ``wait``, the answer comes as soon as the status changes (``until=final``: reaches
-    its end) or when the time is up — one request instead of many polls (looking again at
-    once when a task of the deposit ends in this process: ``status_bell``)."""
+    With ``wait``, the answer comes as soon as the status changes or the deposit starts or
+    stops waiting (``until=final``: as soon as it reaches its end), or when the time is up —
+    one request instead of many polls (looking again at once when a task of the deposit ends
+    in this process: ``status_bell``)."""
     view = await run_in_threadpool(service.get, principal, deposit_id)
     if view.final or wait <= 0:
         return view
     final_only = until is WaitUntil.FINAL
     changed = await _next_view(
-        service, bell, principal, deposit_id, view.status, wait, final_only=final_only
+        service, bell, principal, deposit_id, view.progress, wait, final_only=final_only
     )
     if changed is not None:
         return changed
@@ -267,24 +274,24 @@ async def _next_view(
     bell: StatusBell,
     principal: Principal,
     deposit_id: str,
-    status: str,
+    seen: DepositProgress,
     wait: float,
     *,
     final_only: bool = False,
 ) -> DepositView | None:
-    """The deposit's view once its status is no longer ``status`` (``final_only``: once it
-    is final); ``None`` after ``wait`` s.
+    """The deposit's view once its status or wait is no longer as ``seen`` (``final_only``:
+    once it is final); ``None`` after ``wait`` s.
 
     Looks again after pauses doubling from ``STATUS_CHECK_FIRST_SECONDS`` to
     ``STATUS_CHECK_LONGEST_SECONDS``, and at once when the bell rings for the deposit; each
-    look reads the status alone unless it changed (``DepositService.view_if_changed``)."""
+    look reads the status and wait alone unless they changed (``view_if_changed``)."""
     deadline = anyio.current_time() + wait
     pause = STATUS_CHECK_FIRST_SECONDS
     while anyio.current_time() < deadline:
         await bell.wait(deposit_id, min(pause, max(deadline - anyio.current_time(), 0)))
         pause = min(pause * 2, STATUS_CHECK_LONGEST_SECONDS)
         view = await run_in_threadpool(
-            service.view_if_changed, principal, deposit_id, status, final_only=final_only
+            service.view_if_changed, principal, deposit_id, seen, final_only=final_only
         )
         if view is not None:
             return view

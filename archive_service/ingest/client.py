@@ -96,12 +96,21 @@ class DepositState:
     received: tuple[ReceivedFile, ...] = ()
     problems: tuple[ReportedProblem, ...] = ()
     reason: str | None = None
+    #: What it waits for without using an attempt (``dossier``, ``storage``), and since when
+    #: (ISO 8601, as the archive wrote it).
+    waiting_for: str | None = None
+    waiting_since: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def final(self) -> bool:
         """True when the deposit will not change any more."""
         return self.status in FINAL_STATUSES
+
+    @property
+    def progress(self) -> tuple[str, str | None]:
+        """Its status and what it waits for: a change of either is news for ``on_status``."""
+        return self.status, self.waiting_for
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> DepositState:
@@ -120,6 +129,8 @@ class DepositState:
             received=tuple(_received(body)),
             problems=tuple(_problem(item) for item in body.get("problems") or ()),
             reason=body.get("failure_reason") or body.get("reason"),
+            waiting_for=body.get("waiting_for"),
+            waiting_since=body.get("waiting_since"),
             raw=dict(body),
         )
 
@@ -132,6 +143,8 @@ class DepositState:
             received=earlier.received or self.received,
             problems=self.problems,
             reason=self.reason,
+            waiting_for=self.waiting_for,
+            waiting_since=self.waiting_since,
             raw=self.raw,
         )
 
@@ -320,7 +333,8 @@ class DepositClient:
 
         With ``on_status``, the status is read at once (the deposit answer does not carry
         problems or the dossier code) and then by long polls of up to ``LONG_POLL_SECONDS``
-        that end at each change; without it, long polls end only at the final status (one
+        that end at each change (of the status, or of what the deposit waits for), each one
+        passed to ``on_status``; without it, long polls end only at the final status (one
         request for most deposits). A server that answers a long poll early without a change
         (one that does not know ``wait``) is polled after each pause of ``backoff`` instead.
         """
@@ -329,25 +343,31 @@ class DepositClient:
         state, final_only = first, on_status is None
         if first.final or not final_only:
             state = self.status(first.deposit_id).merged_with(first)
-        if on_status is not None and state.status != first.status:
+        if on_status is not None and state.progress != first.progress:
             on_status(state)
         while not state.final:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                waiting = (
+                    f", chờ '{state.waiting_for}' từ {state.waiting_since}"
+                    if state.waiting_for
+                    else ""
+                )
                 raise DepositClientError(
                     f"hết {timeout:g} giây chờ mà giao nộp {state.deposit_id} vẫn ở trạng thái "
-                    f"'{state.status}'; xem lại sau bằng GET {DEPOSITS_PATH}/{state.deposit_id}"
+                    f"'{state.status}'{waiting}; xem lại sau bằng GET "
+                    f"{DEPOSITS_PATH}/{state.deposit_id}"
                 )
-            previous = state.status
+            previous = state.progress
             wait = min(LONG_POLL_SECONDS, remaining)
             asked = time.monotonic()
             state = self.status(first.deposit_id, wait=wait, final_only=final_only).merged_with(
                 state
             )
             answered_early = time.monotonic() - asked < wait / 2
-            if state.status == previous and not state.final and answered_early:
+            if state.progress == previous and not state.final and answered_early:
                 time.sleep(min(next(delays), max(deadline - time.monotonic(), 0)))
-            if on_status is not None and state.status != previous:
+            if on_status is not None and state.progress != previous:
                 on_status(state)
         return state
 

@@ -34,6 +34,11 @@ STATUS_TEXT = {
     "rejected": "bị từ chối",
     "failed": "thất bại",
 }
+#: What a deposit waits for, in words (``waiting_for`` of ``GET /deposits/{id}``).
+WAITING_TEXT = {
+    "dossier": "một giao nộp khác của hồ sơ đang được ghi, hoặc thời hạn bảo quản đang được đổi",
+    "storage": "một tiến trình khác đang ghi gói AIP của hồ sơ vào kho",
+}
 
 
 class _BarProgress:
@@ -180,7 +185,11 @@ def _plain_deposit(metadata: Path, folder: Path) -> tuple[bytes, list[PlainFile]
 
 
 def _announce(state: DepositState) -> None:
-    typer.echo(f"Giao nộp {state.deposit_id}: {_status_text(state.status)}", err=True)
+    line = f"Giao nộp {state.deposit_id}: {_status_text(state.status)}"
+    if state.waiting_for:
+        reason = WAITING_TEXT.get(state.waiting_for, state.waiting_for)
+        line += f" — đang chờ ({reason}) từ {state.waiting_since or '?'}"
+    typer.echo(line, err=True)
 
 
 def _status_text(status: str) -> str:

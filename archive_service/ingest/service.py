@@ -64,6 +64,7 @@ from archive_service.ingest.staging import (
 from archive_service.ingest.status import change_status
 from archive_service.ingest.views import (
     DEPOSIT_VIEW_COLUMNS,
+    DepositProgress,
     DepositReceipt,
     DepositView,
     PendingDeposit,
@@ -83,6 +84,7 @@ from archive_service.streams import FileSource
 from retention.locks import deposits_awaiting_locks
 
 __all__ = [
+    "DepositProgress",
     "DepositReceipt",
     "DepositService",
     "DepositView",
@@ -98,14 +100,15 @@ STAGING_GRACE_SECONDS = 3600.0
 # The reads of every deposit and status request, built once so that their compiled form is
 # reused, and run on a plain read connection (``Database.read_connection``), not a session.
 _VIEW_BY_ID = select(*DEPOSIT_VIEW_COLUMNS).where(Deposit.id == bindparam("deposit_id"))
-_STATUS_BY_ID = select(Deposit.status).where(Deposit.id == bindparam("deposit_id"))
+_PROGRESS_BY_ID = select(Deposit.status, Deposit.waiting_for).where(
+    Deposit.id == bindparam("deposit_id")
+)
 _BY_KEY = select(Deposit.id, Deposit.sip_sha256).where(
     Deposit.agency_id == bindparam("agency_id"), Deposit.idempotency_key == bindparam("key")
 )
 _BY_SHA256 = select(Deposit.id).where(
     Deposit.agency_id == bindparam("agency_id"), Deposit.sip_sha256 == bindparam("sha256")
 )
-_UNFINISHED = frozenset(status.value for status in DepositStatus if not status.final)
 _ARCHIVED_DOSSIER = select(Dossier.id).where(Dossier.dossier_code == bindparam("dossier_code"))
 
 
@@ -414,15 +417,21 @@ class DepositService:
         return view_of(deposit._mapping, problems)
 
     def view_if_changed(
-        self, principal: Principal, deposit_id: str, status: str, *, final_only: bool = False
+        self,
+        principal: Principal,
+        deposit_id: str,
+        seen: DepositProgress,
+        *,
+        final_only: bool = False,
     ) -> DepositView | None:
-        """``get``, but only once the deposit's status is no longer ``status`` (with
-        ``final_only``: once it is final); ``None`` (after reading the status alone, the
-        cheapest look) until then. For a status request that waits: it calls this again and
-        again, in one worker-thread hop each time."""
+        """``get``, but only once the deposit's status or wait is no longer as ``seen`` (with
+        ``final_only``: once it is final); ``None`` (after reading those two columns alone,
+        the cheapest look) until then. For a status request that waits: it calls this again
+        and again, in one worker-thread hop each time."""
         with self.database.read_connection() as connection:
-            current = connection.scalar(_STATUS_BY_ID, {"deposit_id": deposit_id})
-        if current == status or (final_only and current in _UNFINISHED):
+            row = connection.execute(_PROGRESS_BY_ID, {"deposit_id": deposit_id}).one_or_none()
+        current = DepositProgress(*row) if row is not None else None
+        if current == seen or (final_only and current is not None and current.unfinished):
             return None
         return self.get(principal, deposit_id)
 

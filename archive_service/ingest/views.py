@@ -48,6 +48,24 @@ class DepositView:
     waiting_for: str | None
     waiting_since: datetime | None
 
+    @property
+    def progress(self) -> DepositProgress:
+        """Its status and what it waits for: what a status request that waits watches."""
+        return DepositProgress(self.status, self.waiting_for)
+
+
+@dataclass(frozen=True)
+class DepositProgress:
+    """Where a deposit is in its course: its status, and what it waits for if it does."""
+
+    status: str
+    waiting_for: str | None = None
+
+    @property
+    def unfinished(self) -> bool:
+        """Not archived, rejected nor failed yet."""
+        return not DepositStatus(self.status).final
+
 
 #: The columns of ``deposits`` a ``DepositView`` is made of (``view_of``).
 DEPOSIT_VIEW_COLUMNS = (

@@ -12,16 +12,21 @@ import hashlib
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
 
+from archive_service.config import Settings
+from archive_service.db.session import Database
 from archive_service.ingest.client import DepositClient
+from archive_service.ingest.models import Deposit, WaitingFor
+from archive_service.ingest.status import start_waiting
 from tests.factories import make_sip_zip as _make_sip_zip
 from tests.factories import sample_deposit, sample_metadata
 from tests.integration.api_client import ArchiveServer, start_server
@@ -239,13 +244,14 @@ def test_an_unreachable_server_or_missing_settings_exit_2(tmp_path: Path) -> Non
     assert "absent.zip" in missing.stderr
 
 
-def test_a_terminal_sees_an_upload_progress_bar_and_the_status_changes(
-    server: ArchiveServer, depositor_key: str, tmp_path: Path
-) -> None:
-    sip = make_sip(tmp_path)
+def on_terminal(
+    args: list[str], on_output: Callable[[str], None] | None = None
+) -> tuple[int, str, str]:
+    """Run ``archive ARGS`` with its standard error on a terminal: (exit status, standard
+    output, what the terminal showed). ``on_output`` is given the screen so far at each read."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [*ARCHIVE, "deposit", str(sip), "--url", server.base_url, "--key", depositor_key],
+        [*ARCHIVE, *args],
         stdout=subprocess.PIPE,
         stderr=terminal,
         env=environment({"TERM": "xterm", "COLUMNS": "120"}),
@@ -260,13 +266,60 @@ def test_a_terminal_sees_an_upload_progress_bar_and_the_status_changes(
         if not chunk:
             break
         shown += chunk
+        if on_output is not None:
+            on_output(shown.decode("utf-8", "replace"))
     os.close(controller)
-    assert process.wait(60) == 0
+    status = process.wait(60)
     assert process.stdout is not None
-    assert "archived" in process.stdout.read().decode()
-    screen = shown.decode("utf-8", "replace")
+    return status, process.stdout.read().decode(), shown.decode("utf-8", "replace")
+
+
+def test_a_terminal_sees_an_upload_progress_bar_and_the_status_changes(
+    server: ArchiveServer, depositor_key: str, tmp_path: Path
+) -> None:
+    sip = make_sip(tmp_path)
+    status, output, screen = on_terminal(
+        ["deposit", str(sip), "--url", server.base_url, "--key", depositor_key]
+    )
+    assert status == 0
+    assert "archived" in output
     assert "Tải lên" in screen
     assert "archived (đã lưu trữ)" in screen
+
+
+def test_a_terminal_sees_what_a_deposit_waits_for_and_a_timeout_names_it(
+    tmp_path: Path,
+) -> None:
+    # A deposit waits when another process holds its dossier's AIP; here no worker takes it
+    # (a broker, but no worker) and the wait is written as the pipeline writes it.
+    seen: list[str] = []
+
+    def make_it_wait(screen: str) -> None:
+        found = re.search(r"Giao nộp ([0-9a-f-]{36}): received", screen)
+        if found and not seen:
+            seen.append(found.group(1))
+            database = Database(Settings(data_dir=running.data_dir).effective_database_url())
+            try:
+                with database.session() as session:
+                    start_waiting(session.get_one(Deposit, found.group(1)), WaitingFor.STORAGE)
+            finally:
+                database.dispose()
+
+    with redis_database() as broker_url:
+        running = start_server(tmp_path / "archive-data", {"ARCHIVE_BROKER_URL": broker_url})
+        try:
+            key = running.create_key("depositor", AGENCY_ID)
+            sip = make_sip(tmp_path)
+            status, _, screen = on_terminal(
+                ["deposit", str(sip), "--timeout", "10", "--url", running.base_url, "--key", key],
+                on_output=make_it_wait,
+            )
+        finally:
+            running.stop()
+    assert seen and status == 2, screen
+    # shown while it waits, and named by the time-out
+    assert "received (đã nhận) — đang chờ (một tiến trình khác đang ghi gói AIP" in screen
+    assert f"giao nộp {seen[0]} vẫn ở trạng thái 'received', chờ 'storage' từ 20" in screen
 
 
 def test_the_upload_is_streamed_from_disk_not_read_into_memory(

@@ -23,7 +23,7 @@ from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier, PremisEventRecord, StoredObject
 from archive_service.ingest.dispatch import InProcessDispatcher
 from archive_service.ingest.models import DepositStatus
-from archive_service.ingest.service import DepositService
+from archive_service.ingest.service import DepositProgress, DepositService
 from archive_service.integrity.models import AuditEntry
 from archive_service.packages.aip_premis import PREMIS_PATH
 from archive_service.packages.aip_reader import read_aip_object
@@ -343,11 +343,16 @@ def test_a_deposit_of_the_dossier_waits_while_a_change_is_pending(
     service = DepositService(settings, database, repository, InProcessDispatcher(1))
     depositor = principal_for(database)
     receipt = service.register_zip(depositor, stage(settings, supplement))
+    received = DepositProgress(DepositStatus.RECEIVED)
+    assert service.view_if_changed(depositor, receipt.deposit_id, received) is None
 
     assert service.pipeline.process(receipt.deposit_id) is not None  # postponed
     first = service.get(depositor, receipt.deposit_id)
     assert (first.status, first.waiting_for) == (DepositStatus.RECEIVED, "dossier")
     assert first.waiting_since is not None
+    # A status request that waits answers when the wait begins, though the status is the same.
+    assert service.view_if_changed(depositor, receipt.deposit_id, received) == first
+    assert service.view_if_changed(depositor, receipt.deposit_id, first.progress) is None
     time.sleep(service.pipeline.process(receipt.deposit_id) or 0)  # due again
     assert service.pipeline.process(receipt.deposit_id) is not None  # postponed once more
     again = service.get(depositor, receipt.deposit_id)
