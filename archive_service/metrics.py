@@ -2,8 +2,8 @@
 
 Everything comes from the database, so the figures are the same whichever process (server,
 Celery worker, CLI) did the work. Fixity counters add up the finished and running runs; gauges
-describe the archive now (with a replica, how many objects it still lacks). The audit trail's
-gauges come from ``integrity.audit_log``.
+describe the archive now (with a replica, how many objects it still lacks). The deposits'
+gauges come from ``ingest.figures``, the audit trail's from ``integrity.audit_log``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from archive_service.config import Settings
 from archive_service.db.base import utcnow
 from archive_service.db.session import Database
 from archive_service.dossiers.models import StoredObject
+from archive_service.ingest.figures import deposit_figures
+from archive_service.ingest.models import DepositStatus, WaitingFor
 from archive_service.integrity.audit_log import audit_metrics
 from archive_service.integrity.fixity_models import CheckOutcome, FixityRun, RunStatus
 from archive_service.integrity.fixity_targets import current_primary_objects, last_verified
@@ -48,12 +50,12 @@ class Metric:
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    summary="Prometheus metrics (fixity, audit trail)",
+    summary="Prometheus metrics (deposits, fixity, audit trail)",
     responses={200: {"content": {CONTENT_TYPE: {}}}},
 )
 def metrics(request: Request) -> PlainTextResponse:
-    """Objects and bytes checked, failures, cycle coverage, age of the oldest unchecked object,
-    audit chain length and last checkpoint time."""
+    """Deposits by status, their waits and retries; objects and bytes checked, failures, cycle
+    coverage, age of the oldest unchecked object; audit chain length and last checkpoint time."""
     database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
     with database.read_session() as session:
@@ -63,7 +65,53 @@ def metrics(request: Request) -> PlainTextResponse:
 
 def collect(session: Session, settings: Settings) -> list[Metric]:
     """Every metric family, read from the database."""
-    return [*fixity_metrics(session, settings), *_replica(session, settings), *_audit(session)]
+    return [
+        *deposit_metrics(session),
+        *fixity_metrics(session, settings),
+        *_replica(session, settings),
+        *_audit(session),
+    ]
+
+
+def deposit_metrics(session: Session) -> list[Metric]:
+    """Gauges of the deposits now: by status, waiting, retrying, the oldest unfinished one.
+
+    A wait has no limit of its own (D-47): ``archive_deposits_longest_wait_seconds`` growing
+    without end is the sign of a writer that never lets go, to alert on."""
+    figures = deposit_figures(session)
+    now = utcnow()
+    return [
+        _gauges(
+            "archive_deposits",
+            "Deposits by status",
+            [({"status": s.value}, figures.by_status.get(s.value, 0)) for s in DepositStatus],
+        ),
+        _gauges(
+            "archive_deposits_waiting",
+            "Unfinished deposits waiting, by what for (dossier: another deposit of the dossier "
+            "or a retention change; storage: another writer of its AIP)",
+            [({"waiting_for": w.value}, figures.waiting.get(w.value, 0)) for w in WaitingFor],
+        ),
+        _gauges(
+            "archive_deposits_longest_wait_seconds",
+            "How long the longest current wait has lasted, by what for (0: none)",
+            [
+                ({"waiting_for": w.value}, _age(now, figures.waiting_since.get(w.value)))
+                for w in WaitingFor
+            ],
+        ),
+        _gauge(
+            "archive_deposits_retrying",
+            "Unfinished deposits whose last attempt failed (tried again after a pause)",
+            figures.retrying,
+        ),
+        _gauge(
+            "archive_deposits_oldest_unfinished_age_seconds",
+            "Time since the oldest deposit not archived, rejected or failed yet was received "
+            "(0: none)",
+            _age(now, figures.oldest_unfinished),
+        ),
+    ]
 
 
 def _replica(session: Session, settings: Settings) -> list[Metric]:
@@ -207,7 +255,16 @@ def _audit(session: Session) -> list[Metric]:
 
 
 def _counter(name: str, help_text: str, samples: list[tuple[Labels, float]]) -> Metric:
-    return Metric(name, "counter", help_text, [(labels, float(value)) for labels, value in samples])
+    return _family(name, "counter", help_text, samples)
+
+
+def _gauges(name: str, help_text: str, samples: list[tuple[Labels, float]]) -> Metric:
+    """A gauge with one sample per set of labels."""
+    return _family(name, "gauge", help_text, samples)
+
+
+def _family(name: str, kind: str, help_text: str, samples: list[tuple[Labels, float]]) -> Metric:
+    return Metric(name, kind, help_text, [(labels, float(value)) for labels, value in samples])
 
 
 def _gauge(name: str, help_text: str, value: float | None) -> Metric:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from tests.integration.api_client import (
     wait_for_final_status,
 )
 from tests.integration.fixity_setup import AGENCY, CODES, Damage, document_keys
+from tests.integration.prometheus import prometheus_samples
 from tests.integration.worker_process import WorkerProcess, redis_database, settings_environment
 from tests.s3server.servers import BucketPool, S3Server
 from workers.celery_app import create_celery
@@ -110,15 +110,7 @@ def metrics(archive: InProcessArchive) -> dict[str, float]:
     answer = archive.client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
-    samples: dict[str, float] = {}
-    for line in answer.text.splitlines():
-        if line.startswith("#"):
-            assert re.fullmatch(r"# (HELP|TYPE) [a-z_]+ .+", line), line
-            continue
-        name, value = line.rsplit(" ", 1)
-        assert re.fullmatch(r'[a-z_]+(\{[a-z_]+="[^"]*"\})?', name), line
-        samples[name] = float(value)
-    return samples
+    return prometheus_samples(answer.text)
 
 
 # --- verify a dossier --------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""How the deposits stand now, for ``/metrics``: how many in each status, how many wait (and
+for how long), how many go round again after a failed attempt, and the oldest one not finished.
+
+Only the count by status reads every deposit (through the status index); the rest reads the
+unfinished deposits alone, which are few however large the archive grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive_service.ingest.models import Deposit, DepositStatus
+
+_UNFINISHED = Deposit.status.in_([status.value for status in DepositStatus if not status.final])
+
+
+@dataclass(frozen=True)
+class DepositFigures:
+    """The deposits now; a status or a wait with no deposit is absent from the mappings."""
+
+    by_status: Mapping[str, int]
+    waiting: Mapping[str, int]  # unfinished deposits by what they wait for (``WaitingFor``)
+    waiting_since: Mapping[str, datetime]  # the start of the longest wait, by what it is for
+    retrying: int  # unfinished deposits whose last attempt failed (due again later)
+    oldest_unfinished: datetime | None  # when the oldest unfinished deposit was received
+
+
+def deposit_figures(session: Session) -> DepositFigures:
+    """Read the figures in ``session`` (three queries)."""
+    by_status = {
+        str(status): int(count)
+        for status, count in session.execute(
+            select(Deposit.status, func.count()).group_by(Deposit.status)
+        )
+    }
+    waits = session.execute(
+        select(Deposit.waiting_for, func.count(), func.min(Deposit.waiting_since))
+        .where(_UNFINISHED, Deposit.waiting_for.is_not(None))
+        .group_by(Deposit.waiting_for)
+    ).all()
+    retrying, oldest = session.execute(
+        select(func.count(Deposit.failure_reason), func.min(Deposit.received_at)).where(_UNFINISHED)
+    ).one()
+    return DepositFigures(
+        by_status=by_status,
+        waiting={str(what): int(count) for what, count, _ in waits},
+        waiting_since={str(what): since for what, _, since in waits if since is not None},
+        retrying=int(retrying),
+        oldest_unfinished=oldest,
+    )
