@@ -102,7 +102,7 @@ def deposit_metrics(session: Session) -> list[Metric]:
         ),
         _gauge(
             "archive_deposits_retrying",
-            "Unfinished deposits whose last attempt failed (tried again after a pause)",
+            "Unfinished deposits with a failed attempt behind them (tried again after a pause)",
             figures.retrying,
         ),
         _gauge(

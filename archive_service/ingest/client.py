@@ -108,9 +108,11 @@ class DepositState:
         return self.status in FINAL_STATUSES
 
     @property
-    def progress(self) -> tuple[str, str | None]:
-        """Its status and what it waits for: a change of either is news for ``on_status``."""
-        return self.status, self.waiting_for
+    def progress(self) -> tuple[str | None, str | None]:
+        """What someone following the deposit sees change: its status, or while it waits, what
+        it waits for (meanwhile its status may come and go: a deposit waiting for its dossier
+        is claimed, and so ``checking``, at each look, once a second)."""
+        return (None, self.waiting_for) if self.waiting_for else (self.status, None)
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> DepositState:
@@ -305,7 +307,8 @@ class DepositClient:
         self, deposit_id: str, *, wait: float = 0.0, final_only: bool = False
     ) -> DepositState:
         """The deposit's state (``GET /deposits/{id}``); with ``wait``, the server answers once
-        the status changes (``final_only``: ends), or after that many seconds (long polling)."""
+        the status changes or a wait begins or ends (``final_only``: once it ends), or after
+        that many seconds (long polling)."""
         params = {"wait": f"{wait:g}"} if wait > 0 else {}
         if params and final_only:
             params["until"] = "final"
@@ -333,10 +336,10 @@ class DepositClient:
 
         With ``on_status``, the status is read at once (the deposit answer does not carry
         problems or the dossier code) and then by long polls of up to ``LONG_POLL_SECONDS``
-        that end at each change (of the status, or of what the deposit waits for), each one
-        passed to ``on_status``; without it, long polls end only at the final status (one
-        request for most deposits). A server that answers a long poll early without a change
-        (one that does not know ``wait``) is polled after each pause of ``backoff`` instead.
+        that end at each change, each one passed to ``on_status`` (a change of ``progress``:
+        of the status, or of what the deposit waits for); without it, long polls end only at
+        the final status (one request for most deposits). A server that answers a long poll
+        early without such a change is polled after each pause of ``backoff`` instead.
         """
         deadline = time.monotonic() + timeout
         delays = (backoff or Backoff()).delays()

@@ -1,8 +1,11 @@
 """How the deposits stand now, for ``/metrics``: how many in each status, how many wait (and
 for how long), how many go round again after a failed attempt, and the oldest one not finished.
 
-Only the count by status reads every deposit (through the status index); the rest reads the
-unfinished deposits alone, which are few however large the archive grows.
+The count by status visits every deposit (a scan of the status index, or of the table: measured
+at about 0.2–0.35 s for 2 million rows on PostgreSQL, 0.1 s for 1 million on SQLite), once per
+scrape. The rest looks at the unfinished deposits alone, which the status index finds, however
+large the archive grows. The three queries are not one snapshot: a deposit that moves between
+them may be counted in one figure and not in another for that scrape.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class DepositFigures:
     by_status: Mapping[str, int]
     waiting: Mapping[str, int]  # unfinished deposits by what they wait for (``WaitingFor``)
     waiting_since: Mapping[str, datetime]  # the start of the longest wait, by what it is for
-    retrying: int  # unfinished deposits whose last attempt failed (due again later)
+    retrying: int  # unfinished deposits with a failed attempt behind them (due again later)
     oldest_unfinished: datetime | None  # when the oldest unfinished deposit was received
 
 

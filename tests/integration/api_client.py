@@ -88,6 +88,12 @@ class ArchiveServer:
     def staging_dir(self) -> Path:
         return self.data_dir / "staging"
 
+    @property
+    def database_url(self) -> str:
+        """The server's database: the one it was given, else its embedded SQLite file."""
+        default = f"sqlite:///{(self.data_dir / 'archive.db').resolve()}"
+        return self.environment.get("ARCHIVE_DATABASE_URL", default)
+
     def staging_once_emptied(self, timeout: float = 30.0) -> list[Path]:
         """What staging holds once the server has emptied it (what is left after ``timeout``).
 

@@ -258,7 +258,7 @@ def broken_upload(first: bytes, staging_dir: Path, seen: list[Path]) -> Iterator
 
 
 def deposit_rows(server: ArchiveServer) -> int:
-    database = Database(f"sqlite:///{server.data_dir / 'archive.db'}")
+    database = Database(server.database_url)
     try:
         with database.session() as session:
             return int(session.scalar(select(func.count(Deposit.id))) or 0)

@@ -15,6 +15,8 @@ import pty
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from uuid import uuid4
@@ -22,11 +24,10 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from archive_service.config import Settings
 from archive_service.db.session import Database
 from archive_service.ingest.client import DepositClient
 from archive_service.ingest.models import Deposit, WaitingFor
-from archive_service.ingest.status import start_waiting
+from archive_service.ingest.status import start_waiting, stop_waiting
 from tests.factories import make_sip_zip as _make_sip_zip
 from tests.factories import sample_deposit, sample_metadata
 from tests.integration.api_client import ArchiveServer, start_server
@@ -287,35 +288,70 @@ def test_a_terminal_sees_an_upload_progress_bar_and_the_status_changes(
     assert "archived (đã lưu trữ)" in screen
 
 
-def test_a_terminal_sees_what_a_deposit_waits_for_and_a_timeout_names_it(
-    tmp_path: Path,
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveServer]:
+    """A server with a broker but no worker: its deposits stay ``received``."""
+    with redis_database() as broker_url:
+        folder = tmp_path_factory.mktemp("idle") / "archive-data"
+        running = start_server(folder, {"ARCHIVE_BROKER_URL": broker_url})
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def set_wait(server: ArchiveServer, deposit_id: str, what: WaitingFor | None) -> None:
+    """Make the deposit wait for ``what`` (or for nothing), as the pipeline records a wait."""
+    database = Database(server.database_url)
+    try:
+        with database.session() as session:
+            deposit = session.get_one(Deposit, deposit_id)
+            if what is None:
+                stop_waiting(deposit)
+            else:
+                start_waiting(deposit, what)
+    finally:
+        database.dispose()
+
+
+def test_a_long_poll_answers_when_a_wait_begins_and_when_it_ends(
+    idle_server: ArchiveServer, tmp_path: Path
 ) -> None:
-    # A deposit waits when another process holds its dossier's AIP; here no worker takes it
-    # (a broker, but no worker) and the wait is written as the pipeline writes it.
+    key = idle_server.create_key("depositor", AGENCY_ID)
+    with DepositClient(idle_server.base_url, key) as client:
+        deposit_id = client.submit_zip(make_sip(tmp_path)).deposit_id
+    with idle_server.client(key) as http:
+        for what in (WaitingFor.STORAGE, None):
+            # The change comes a second after the request, which by then waits for news.
+            change = threading.Timer(1.0, set_wait, (idle_server, deposit_id, what))
+            asked = time.monotonic()
+            change.start()
+            answer = http.get(f"/api/v1/deposits/{deposit_id}", params={"wait": 60})
+            change.join()
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert (body["status"], body["waiting_for"]) == ("received", what)
+            # at the change, not when its 60 seconds ran out (the status never changed)
+            assert time.monotonic() - asked < 30
+
+
+def test_a_terminal_sees_what_a_deposit_waits_for_and_a_timeout_names_it(
+    idle_server: ArchiveServer, tmp_path: Path
+) -> None:
+    key = idle_server.create_key("depositor", AGENCY_ID)
     seen: list[str] = []
 
     def make_it_wait(screen: str) -> None:
         found = re.search(r"Giao nộp ([0-9a-f-]{36}): received", screen)
         if found and not seen:
             seen.append(found.group(1))
-            database = Database(Settings(data_dir=running.data_dir).effective_database_url())
-            try:
-                with database.session() as session:
-                    start_waiting(session.get_one(Deposit, found.group(1)), WaitingFor.STORAGE)
-            finally:
-                database.dispose()
+            set_wait(idle_server, found.group(1), WaitingFor.STORAGE)
 
-    with redis_database() as broker_url:
-        running = start_server(tmp_path / "archive-data", {"ARCHIVE_BROKER_URL": broker_url})
-        try:
-            key = running.create_key("depositor", AGENCY_ID)
-            sip = make_sip(tmp_path)
-            status, _, screen = on_terminal(
-                ["deposit", str(sip), "--timeout", "10", "--url", running.base_url, "--key", key],
-                on_output=make_it_wait,
-            )
-        finally:
-            running.stop()
+    sip = make_sip(tmp_path)
+    status, _, screen = on_terminal(
+        ["deposit", str(sip), "--timeout", "10", "--url", idle_server.base_url, "--key", key],
+        on_output=make_it_wait,
+    )
     assert seen and status == 2, screen
     # shown while it waits, and named by the time-out
     assert "received (đã nhận) — đang chờ (một tiến trình khác đang ghi gói AIP" in screen
@@ -376,15 +412,10 @@ def test_a_client_without_status_display_waits_for_the_end_in_one_long_poll(
 
 
 def test_waiting_gives_up_after_the_timeout_and_says_where_the_deposit_is(
-    tmp_path: Path,
+    idle_server: ArchiveServer, tmp_path: Path
 ) -> None:
-    with redis_database() as broker_url:  # a broker, but no worker: nothing gets processed
-        running = start_server(tmp_path / "archive-data", {"ARCHIVE_BROKER_URL": broker_url})
-        try:
-            key = running.create_key("depositor", AGENCY_ID)
-            done = deposit(str(make_sip(tmp_path)), "--timeout", "1", url=running.base_url, key=key)
-        finally:
-            running.stop()
+    key = idle_server.create_key("depositor", AGENCY_ID)
+    done = deposit(str(make_sip(tmp_path)), "--timeout", "1", url=idle_server.base_url, key=key)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "hết 1 giây chờ" in done.stderr
     assert "'received'" in done.stderr

@@ -1,11 +1,12 @@
 """``/metrics`` on the deposits, on SQLite and PostgreSQL: how many in each status, how many
 wait and for how long, how many go round again after a failed attempt, and how old the oldest
 unfinished one is. Each deposit gets where it is by the pipeline itself (run step by step here,
-the dispatcher not started); only a failure is injected."""
+the dispatcher not started); only a failing step and a staged file lost are injected."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,6 +18,7 @@ from archive_service.ingest.dispatch import InProcessDispatcher
 from archive_service.ingest.events import aip_uuid_for
 from archive_service.ingest.pipeline import _Attempt
 from archive_service.ingest.service import DepositService
+from archive_service.ingest.staging import deposit_path
 from archive_service.metrics import collect, render
 from archive_service.packages.aip_writer import aip_object_id
 from archive_service.storage import ocfl
@@ -72,10 +74,14 @@ def test_the_deposit_gauges_follow_the_deposits(
         "archive_deposits_oldest_unfinished_age_seconds": 0,
     }
 
+    failed = deposit()  # the oldest deposit, but finished: in no figure of the unfinished
+    deposit_path(settings.staging_dir, failed).unlink()  # lost from staging: fails for good
+    assert service.pipeline.process(failed) is None
     archived = deposit()
     assert service.pipeline.process(archived) is None
     rejected = deposit(valid=False)
     assert service.pipeline.process(rejected) is None
+    waiting_from = datetime.now(UTC)  # the oldest unfinished deposit and wait start after it
     waiting = deposit()  # another writer holds its AIP: it waits, storing
     other_writer = open_archive_repository(settings)
     with other_writer.exclusive(aip_object_id(settings.fonds_code, aip_uuid_for(waiting))):
@@ -98,14 +104,15 @@ def test_the_deposit_gauges_follow_the_deposits(
         "storing": 1,
         "archived": 1,
         "rejected": 1,
-        "failed": 0,
+        "failed": 1,
     }
     assert now['archive_deposits_waiting{waiting_for="storage"}'] == 1
     assert now['archive_deposits_waiting{waiting_for="dossier"}'] == 0
-    assert now['archive_deposits_longest_wait_seconds{waiting_for="storage"}'] > 0
+    since_waiting = (datetime.now(UTC) - waiting_from).total_seconds()
+    assert 0 < now['archive_deposits_longest_wait_seconds{waiting_for="storage"}'] <= since_waiting
     assert now['archive_deposits_longest_wait_seconds{waiting_for="dossier"}'] == 0
     assert now["archive_deposits_retrying"] == 1
-    assert now["archive_deposits_oldest_unfinished_age_seconds"] > 0
+    assert 0 < now["archive_deposits_oldest_unfinished_age_seconds"] <= since_waiting
 
     # The writer let go: the waiting deposit goes on at its next turn, and its wait leaves
     # the figures.
