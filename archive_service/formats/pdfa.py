@@ -36,6 +36,7 @@ from archive_service.formats.pdf_structure import (
     check_file_syntax,
 )
 from archive_service.formats.pdfa_claim import PdfaClaim, XmpFacts, read_xmp
+from archive_service.formats.pdfa_memo import install_schema_memo
 from archive_service.formats.pdfa_rules import (
     DOCUMENT_TOPICS,
     FILE_SYNTAX_NOT_CHECKED,
@@ -337,6 +338,7 @@ def _pikepdf_findings(path: Path, flavour: str) -> tuple[list[FailedRule], list[
     """pikepdf's violations as failed rules; what it does not support as not-checked notes."""
     import pikepdf.pdfa
 
+    install_schema_memo()  # the same findings, most objects' schema checks remembered (D-49)
     report = pikepdf.pdfa.validate_written(path, flavour)
     failures, unsupported = [], []
     for finding in report.findings:
