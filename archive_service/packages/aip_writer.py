@@ -110,7 +110,7 @@ from archive_service.packages.premis import (
     SignatureNote,
     write_premis,
 )
-from archive_service.packages.schemas import schema_files
+from archive_service.packages.schemas import aip_schema_sources
 from archive_service.packages.tthc import TTHC_PATH
 from archive_service.packages.xmlstream import BinaryWriter
 from archive_service.streams import (
@@ -356,13 +356,8 @@ class _AipBuilder:
         )
         tthc = self.sip_file(self.sip_metadata_file(TTHC_PATH), XML_MIME)
         schemas = [
-            self.add(
-                f"{SCHEMAS_DIR}/{path.name}",
-                FileSource(open=path_opener(path)),
-                XSD_MIME,
-                self.created,
-            )
-            for path in schema_files(with_premis=True)
+            self.add(f"{SCHEMAS_DIR}/{path.name}", source, XSD_MIME, self.created)
+            for path, source in aip_schema_sources()
         ]
         premis = self.write(
             PREMIS_PATH,

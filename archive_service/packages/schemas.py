@@ -7,6 +7,7 @@ fail with ``SchemaLocationRefused``, so nothing is ever fetched from outside.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from archive_service.packages.problems import Problem, ProblemCode
+from archive_service.streams import FileSource, measured_source, path_opener
 
 _XS = "http://www.w3.org/2001/XMLSchema"
 
@@ -81,6 +83,17 @@ def schema_files(*, with_premis: bool = True) -> list[Path]:
     """The XSDs a package's ``schemas/`` folder must hold (``premis.xsd`` only in an AIP)."""
     names = [*_PACKAGE_SCHEMA_FILES, _PREMIS_FILE] if with_premis else list(_PACKAGE_SCHEMA_FILES)
     return [schemas_dir() / name for name in names]
+
+
+@functools.cache
+def aip_schema_sources() -> tuple[tuple[Path, FileSource], ...]:
+    """The XSDs of an AIP's ``schemas/`` folder as sources with their size and SHA-256, read
+    once per process: every AIP holds the same bytes. Storing one checks what it reads
+    against these, so a file changed under a running service fails that write."""
+    return tuple(
+        (path, measured_source(FileSource(open=path_opener(path))))
+        for path in schema_files(with_premis=True)
+    )
 
 
 class LocalOnlyResolver(etree.Resolver):
