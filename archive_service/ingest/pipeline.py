@@ -96,6 +96,7 @@ from archive_service.packages.mets import VN_TZ
 from archive_service.packages.models import SipPackage
 from archive_service.packages.premis import PremisAgent, PremisEvent
 from archive_service.packages.problems import PackageInvalid, Problem, ProblemCode, errors
+from archive_service.packages.schemas import aip_schema_sources
 from archive_service.packages.schemas import compile_all as compile_all_schemas
 from archive_service.packages.sip_reader import read_sip
 from archive_service.packages.tthc import TTHC_PATH
@@ -206,10 +207,12 @@ class DepositPipeline:
 
     def start(self) -> None:
         """Look up now what each process otherwise looks up at its first deposit: the
-        external tools and their versions, the PDF/A validator, the compiled XML schemas."""
+        external tools and their versions, the PDF/A validator, the compiled XML schemas and
+        the AIP's schema files."""
         RenditionTools.detect()
         pikepdf_validator_version()
         compile_all_schemas()
+        aip_schema_sources()
 
     def close(self) -> None:
         """Nothing to stop: the task bodies run on the caller's thread."""

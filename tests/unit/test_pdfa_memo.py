@@ -20,6 +20,7 @@ from archive_service.formats.convert_pdf import make_pdfa_2b
 from archive_service.formats.pdfa_memo import (
     SchemaCheckMemo,
     install_schema_memo,
+    pikepdf_source_sha256,
     uninstall_schema_memo,
 )
 from bench.deposit_throughput import scanned_pdf
@@ -74,6 +75,27 @@ def test_reports_with_the_memo_are_pikepdfs_own_finding_for_finding(tmp_path: Pa
     assert memo.hits > memo.misses > 0
 
 
+def test_the_memo_is_for_this_pikepdf_and_no_other(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A new pikepdf changes what the memo stands in front of: this fails until it is reviewed.
+    assert (pikepdf.__version__, pikepdf_source_sha256()) == (
+        pdfa_memo.PIKEPDF_VERSION,
+        pdfa_memo.PIKEPDF_SOURCE_SHA256,
+    )
+    from pikepdf.pdfa._schemas import SchemaSet
+
+    uninstall_schema_memo()
+    own = SchemaSet.check
+    monkeypatch.setattr(pdfa_memo, "PIKEPDF_SOURCE_SHA256", "0" * 64)  # another pikepdf
+    monkeypatch.setattr(pdfa_memo, "_refused", False)
+    assert install_schema_memo() is None
+    assert SchemaSet.check is own
+    assert "validating without it" in caplog.text
+    monkeypatch.undo()
+    assert install_schema_memo() is not None
+
+
 def test_install_is_once_and_uninstall_restores_pikepdfs_check() -> None:
     from pikepdf.pdfa._schemas import SchemaSet
 
@@ -89,6 +111,9 @@ def test_install_is_once_and_uninstall_restores_pikepdfs_check() -> None:
 
 class _Schemas:
     flavour = "2b"
+
+
+SCHEMAS = _Schemas()  # one schema set, as pikepdf keeps one per flavour
 
 
 class _Context:
@@ -114,12 +139,12 @@ def test_findings_are_replayed_at_each_objects_own_location() -> None:
     calls: list[Any] = []
     memo = SchemaCheckMemo(_counting_check(calls))
     first, second = _Context(), _Context()
-    assert memo(_Schemas(), "Page", {"bad": True}, first, "page 1") is False
-    assert memo(_Schemas(), "Page", {"bad": True}, second, "page 2") is False
+    assert memo(SCHEMAS, "Page", {"bad": True}, first, "page 1") is False
+    assert memo(SCHEMAS, "Page", {"bad": True}, second, "page 2") is False
     assert len(calls) == 1 and (memo.hits, memo.misses) == (1, 1)
     assert first.denied == [("rule", "page 1 [/Bad]", "not allowed", "violation")]
     assert second.denied == [("rule", "page 2 [/Bad]", "not allowed", "violation")]
-    assert memo(_Schemas(), "Pages", {"bad": True}, _Context(), "x") is False  # another role
+    assert memo(SCHEMAS, "Pages", {"bad": True}, _Context(), "x") is False  # another role
     assert len(calls) == 2
 
 
@@ -130,28 +155,63 @@ def test_objects_not_kept_are_checked_each_time(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(pdfa_memo, "MAX_KEY_CHARS", 30)
     long = {"bad": False, "text": "x" * 40}
     for shallow in (unserialisable, unserialisable, long, long):
-        assert memo(_Schemas(), "Page", shallow, _Context(), "p") is True
+        assert memo(SCHEMAS, "Page", shallow, _Context(), "p") is True
     assert len(calls) == 4 and memo.hits == 0
 
 
-def test_a_check_that_raises_is_not_kept() -> None:
+def test_a_check_that_raises_is_not_kept_and_passes_on_what_it_found() -> None:
     calls: list[Any] = []
 
     def failing(schemas: Any, role: str, shallow: Any, ctx: Any, where: str) -> bool:
         calls.append(shallow)
+        ctx.deny("rule", f"{where} [/A]", "first", "violation")
         raise ValueError("broken schema")
 
     memo = SchemaCheckMemo(failing)
     for _ in range(2):
+        context = _Context()
         with pytest.raises(ValueError, match="broken schema"):
-            memo(_Schemas(), "Page", {}, _Context(), "p")
+            memo(SCHEMAS, "Page", {}, context, "p")
+        assert context.denied == [("rule", "p [/A]", "first", "violation")]  # as pikepdf would
     assert len(calls) == 2 and memo.hits == 0
 
 
-def test_the_memo_forgets_the_oldest_beyond_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_order_is_part_of_the_key() -> None:
+    # jsonschema's messages show the object as it is, keys in their order.
+    def check(schemas: Any, role: str, shallow: Any, ctx: Any, where: str) -> bool:
+        ctx.deny("rule", where, f"{shallow!r} is not valid", "violation")
+        return False
+
+    memo = SchemaCheckMemo(check)
+    for shallow in ({"/A": 1, "/B": 2}, {"/B": 2, "/A": 1}, {"/A": 1, "/B": 2}):
+        context = _Context()
+        memo(SCHEMAS, "Page", shallow, context, "p")
+        assert context.denied == [("rule", "p", f"{shallow!r} is not valid", "violation")]
+    assert (memo.hits, memo.misses) == (1, 2)
+
+
+def test_an_object_with_many_findings_is_not_kept() -> None:
+    calls: list[Any] = []
+
+    def check(schemas: Any, role: str, shallow: Any, ctx: Any, where: str) -> bool:
+        calls.append(shallow)
+        for n in range(pdfa_memo.MAX_FINDINGS + 1):
+            ctx.deny("rule", f"{where} [{n}]", "bad", "violation")
+        return False
+
+    memo = SchemaCheckMemo(check)
+    for _ in range(2):
+        context = _Context()
+        assert memo(SCHEMAS, "Pages", {"/Kids": [1, 2]}, context, "p") is False
+        assert len(context.denied) == pdfa_memo.MAX_FINDINGS + 1
+    assert len(calls) == 2 and memo.hits == 0
+
+
+def test_the_memo_forgets_the_least_recently_used(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
     memo = SchemaCheckMemo(_counting_check(calls))
     monkeypatch.setattr(pdfa_memo, "MAX_ENTRIES", 2)
-    for shallow in ({"n": 1}, {"n": 2}, {"n": 3}, {"n": 3}, {"n": 1}):
-        memo(_Schemas(), "Page", shallow, _Context(), "p")
-    assert [c["n"] for c in calls] == [1, 2, 3, 1]  # 3 from memory; 1 forgotten
+    for n in (1, 2, 1, 3, 1, 2):
+        memo(SCHEMAS, "Page", {"n": n}, _Context(), "p")
+    # 1 was used again before 3 came, so 2 was forgotten, not 1
+    assert [c["n"] for c in calls] == [1, 2, 3, 2]
