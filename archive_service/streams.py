@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -99,6 +100,13 @@ class HashingWriter(_Sha256Tally):
     def flush(self) -> None:
         if self._target is not None:
             self._target.flush()
+
+
+def bytes_source(data: bytes) -> FileSource:
+    """A ``FileSource`` over bytes held in memory, with their size and SHA-256."""
+    return FileSource(
+        open=lambda: io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
 
 
 def path_opener(path: Path) -> Opener:

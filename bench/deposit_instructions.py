@@ -29,16 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
-# The shared test helpers import Starlette's TestClient, which asks for the httpx2 fork; the
-# benchmark does not use it (the same filter as the test suite's, in pyproject.toml).
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
 
 _COLLECTED = re.compile(r"Collected : (\d+)")
 

@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, suppress
@@ -41,9 +40,6 @@ from uuid import NAMESPACE_URL, uuid5
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
-# The shared test helpers import Starlette's TestClient, which asks for the httpx2 fork; the
-# benchmark does not use it (the same filter as the test suite's, in pyproject.toml).
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
 
 import pikepdf  # noqa: E402
 import pikepdf.pdfa  # noqa: E402

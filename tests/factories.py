@@ -34,7 +34,7 @@ from archive_service.packages.mets import VN_TZ, uuid_id
 from archive_service.packages.plain import PlainDeposit, parse_plain_metadata
 from archive_service.packages.sip_builder import SipManifest, build_sip, write_sip_folder
 from archive_service.packages.tthc import parse_dossier_code
-from archive_service.streams import FileSource
+from archive_service.streams import FileSource, bytes_source
 
 DOSSIER_CODE = "000.00.19.H56-240610-0001"
 FONDS_CODE = "G09"
@@ -310,13 +310,6 @@ def _make(
 
 
 # --- documents -------------------------------------------------------------------------------
-
-
-def bytes_source(data: bytes) -> FileSource:
-    """A ``FileSource`` over bytes held in memory (for small test files)."""
-    return FileSource(
-        open=lambda: io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest()
-    )
 
 
 def ascii_text(text: str) -> str:

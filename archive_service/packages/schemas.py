@@ -8,8 +8,6 @@ fail with ``SchemaLocationRefused``, so nothing is ever fetched from outside.
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import re
 import threading
 from collections.abc import Iterable
@@ -22,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from archive_service.packages.problems import Problem, ProblemCode
-from archive_service.streams import FileSource
+from archive_service.streams import FileSource, bytes_source
 
 _XS = "http://www.w3.org/2001/XMLSchema"
 
@@ -92,13 +90,7 @@ def aip_schema_sources() -> tuple[tuple[Path, FileSource], ...]:
     """The XSDs of an AIP's ``schemas/`` folder, read once per process (261 KB) and served from
     memory with their size and SHA-256: every AIP holds the same bytes, and a file changed on
     disk under a running service cannot make an AIP's copy differ from its digest."""
-    return tuple((path, _in_memory(path.read_bytes())) for path in schema_files(with_premis=True))
-
-
-def _in_memory(data: bytes) -> FileSource:
-    return FileSource(
-        open=lambda: io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest()
-    )
+    return tuple((path, bytes_source(path.read_bytes())) for path in schema_files(with_premis=True))
 
 
 class LocalOnlyResolver(etree.Resolver):

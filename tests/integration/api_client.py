@@ -22,11 +22,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from archive_service.app import create_app, prepare_first_run
@@ -35,6 +34,9 @@ from archive_service.db.migrate import upgrade
 from archive_service.db.session import Database
 from archive_service.ingest.models import Deposit
 from archive_service.security.service import create_api_key
+
+if TYPE_CHECKING:  # imported where used: scripts that start servers need no test client
+    from fastapi.testclient import TestClient
 
 ARCHIVE = [sys.executable, "-m", "archive_service.cli"]
 FINAL_STATUSES = frozenset({"archived", "rejected", "failed"})
@@ -258,6 +260,8 @@ class InProcessArchive:
 
     def client_for(self, key: str | None, **options: Any) -> TestClient:
         """Another client of the same application (no second lifespan), sending ``key``."""
+        from fastapi.testclient import TestClient
+
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return TestClient(self.app, headers=headers, **options)
 
@@ -292,5 +296,7 @@ def in_process_archive(
         upgrade(database_url)
     prepare_first_run(config)
     app = create_app(config)
+    from fastapi.testclient import TestClient
+
     with TestClient(app) as client:
         yield InProcessArchive(app, client)
