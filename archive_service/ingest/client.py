@@ -110,8 +110,8 @@ class DepositState:
     @property
     def progress(self) -> tuple[str | None, str | None]:
         """What someone following the deposit sees change: its status, or while it waits, what
-        it waits for (meanwhile its status may come and go: a deposit waiting for its dossier
-        is claimed, and so ``checking``, at each look, once a second)."""
+        it waits for (a server older than this client moved a deposit waiting for its dossier
+        to ``checking`` and back at each look, once a second)."""
         return (None, self.waiting_for) if self.waiting_for else (self.status, None)
 
     @classmethod

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archive_service.db.base import utcnow
 from archive_service.db.session import Database
 from archive_service.ingest.errors import DepositNotFound
-from archive_service.ingest.models import Deposit, DepositStatus
+from archive_service.ingest.models import Deposit, DepositStatus, WaitingFor
 from archive_service.ingest.status import change_status
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,9 @@ def claim(
 
     With ``starting`` (the pipeline's claims), a deposit still ``received`` moves to that
     status in the same transaction, so the first step of an attempt costs no transaction of
-    its own. A claim is an ordinary, flushed transaction: it may write a status change and its
-    audit entry (only renewals are transient)."""
+    its own — unless it waits for its dossier: it stays ``received`` until the dossier is free
+    (a wait writes no status change). A claim is an ordinary, flushed transaction: it may
+    write a status change and its audit entry (only renewals are transient)."""
     with database.session() as session:
         deposit = session.get(Deposit, deposit_id, with_for_update=True)
         if deposit is None:
@@ -78,7 +79,8 @@ def claim(
         deposit.lease_until = now + timedelta(seconds=seconds)
         deposit.next_attempt_at = None
         deposit.attempts += 1
-        if starting is not None and deposit.status == DepositStatus.RECEIVED:
+        waiting = deposit.waiting_for == WaitingFor.DOSSIER
+        if starting is not None and deposit.status == DepositStatus.RECEIVED and not waiting:
             change_status(session, deposit, starting)
         return deposit
 

@@ -257,6 +257,8 @@ class _Attempt:
             raise PermanentFailure(
                 f"Đã thử xử lý {self.settings.max_attempts} lần mà tiến trình đều dừng giữa chừng"
             )
+        if snapshot.waiting_for == WaitingFor.DOSSIER and self.dossier_still_busy():
+            self.postpone()  # the SIP is not checked again, nor its status changed, meanwhile
         staged = deposit_path(self.settings.staging_dir, self.deposit_id)
         if not staged.is_file():
             raise PermanentFailure(f"Không còn tệp gói nộp lưu {staged.name} trong vùng tạm")
@@ -331,6 +333,25 @@ class _Attempt:
             remove_deposit_files(self.settings.staging_dir, self.deposit_id)
             raise _Done(None)
         return target
+
+    def dossier_still_busy(self) -> bool:
+        """Whether the dossier this deposit waits for is still being written: another deposit
+        holds its writer slot or a retention change is pending. A cheap look, so that a wait
+        costs one small transaction a second; ``take_dossier`` stays the authority."""
+        code = self.deposit.dossier_code  # as read from the SIP when it was received
+        if not code:
+            return False
+        with self.database.read_session() as session:
+            writer = session.scalar(
+                select(Deposit.id)
+                .where(Deposit.dossier_code == code, Deposit.id != self.deposit_id)
+                .where(Deposit.status.in_([status.value for status in WRITING_STATUSES]))
+                .limit(1)
+            )
+            if writer is not None:
+                return True
+            dossier_id = session.scalar(select(Dossier.id).where(Dossier.dossier_code == code))
+            return dossier_id is not None and change_pending(session, dossier_id)
 
     def refusal(
         self, sip: SipPackage, archived: Dossier | None, deposit: Deposit
@@ -545,8 +566,10 @@ class _Attempt:
     def postpone(self, *, storage: bool = False) -> NoReturn:
         """Another deposit of the same dossier is being written, or (``storage``) another
         writer holds its OCFL object: wait, without using an attempt. Waiting for the dossier
-        starts the deposit over; waiting for the object keeps its status, so that the next
-        attempt finds what the other writer left (``run``)."""
+        starts the deposit over: it stays ``received`` (claims leave it so) and each attempt
+        first looks whether the dossier is still busy (``dossier_still_busy``) before checking
+        the SIP again. Waiting for the object keeps its status, so that the next attempt finds
+        what the other writer left (``run``)."""
         with self.locked() as (session, deposit):
             deposit.attempts -= 1
             deposit.lease_until = None

@@ -37,6 +37,7 @@ from archive_service.ingest.lease import Lease, claim
 from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.ingest.pipeline import BUSY_DOSSIER_SECONDS
 from archive_service.ingest.service import DepositService
+from archive_service.ingest.staging import deposit_path
 from archive_service.ingest.views import DepositReceipt
 from archive_service.integrity.fixity import FixityEngine
 from archive_service.integrity.fixity_targets import FixityScope
@@ -643,16 +644,56 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
 
     assert delay == BUSY_DOSSIER_SECONDS
     view = service.get(depositor, receipt.deposit_id)
-    assert (view.status, view.attempts) == (DepositStatus.RECEIVED, 0)
+    assert (view.status, view.attempts, view.waiting_for) == (DepositStatus.RECEIVED, 0, "dossier")
     assert storage_objects(settings) == []
+    assert _statuses_of(database, receipt.deposit_id) == ["checking", "received"]
+
+    # While the dossier stays busy, a look neither reads the SIP again (it is not even where
+    # the check would open it) nor writes a status change to the audit trail.
+    staged = deposit_path(settings.staging_dir, receipt.deposit_id)
+    hidden = staged.rename(staged.with_name("hidden"))
+    for _ in range(3):
+        _due_now(database, receipt.deposit_id)
+        assert service.process(receipt.deposit_id) == BUSY_DOSSIER_SECONDS
+    view = service.get(depositor, receipt.deposit_id)
+    assert (view.status, view.attempts, view.waiting_for) == (DepositStatus.RECEIVED, 0, "dossier")
+    assert _statuses_of(database, receipt.deposit_id) == ["checking", "received"]
+    hidden.rename(staged)
 
     with database.session() as session:
         session.get(Deposit, writer.id).status = DepositStatus.FAILED  # type: ignore[union-attr]
+    _due_now(database, receipt.deposit_id)
     process_until_done(service, receipt.deposit_id)
 
     view = service.get(depositor, receipt.deposit_id)
-    assert (view.status, view.attempts) == (DepositStatus.ARCHIVED, 1)
+    assert (view.status, view.attempts, view.waiting_for) == (DepositStatus.ARCHIVED, 1, None)
+    assert _statuses_of(database, receipt.deposit_id) == [
+        "checking",
+        "received",
+        "checking",
+        "packaging",
+        "storing",
+        "archived",
+    ]
     assert_valid_ocfl(settings, objects=1)
+
+
+def _due_now(database: Database, deposit_id: str) -> None:
+    """Make a postponed deposit due at once (instead of sleeping out its pause)."""
+    with database.session() as session:
+        session.get(Deposit, deposit_id).next_attempt_at = None  # type: ignore[union-attr]
+
+
+def _statuses_of(database: Database, deposit_id: str) -> list[str]:
+    """The statuses the audit trail says the deposit moved to, in order."""
+    with database.read_session() as session:
+        details = session.scalars(
+            select(AuditEntry.detail)
+            .where(AuditEntry.action == "deposit.status_changed")
+            .where(AuditEntry.target_id == deposit_id)
+            .order_by(AuditEntry.seq)
+        )
+        return [detail["to"] for detail in details]
 
 
 def test_a_deposit_on_s3_storage_records_every_object_version(
