@@ -12,6 +12,8 @@
 - Active holds of the dossier set an S3 legal hold on the objects of new versions too.
 
 The objects are the dossier's ``stored_objects`` rows (every committed and recorded key version).
+On the filesystem store they are locked in one batch (``set_retention_many``: one transaction
+of the sidecar records); the few a lock already covers are then kept or extended one by one.
 On a store without versions (the filesystem, which enforces the same rules in code) the root
 ``inventory.json`` and its sidecar are rewritten by each new version, so they are not locked:
 everything they say is also in the locked ``vN/inventory.json`` copy.
@@ -175,9 +177,10 @@ def lock_dossier(
         held = has_active_hold(session, dossier.id)
         targets = lock_targets(session, dossier, repository)
     store = repository.store
+    one_by_one = _lock_in_one_batch(store, targets, wanted)
 
     def lock(target: ObjectVersion) -> None:
-        if wanted is not None:
+        if wanted is not None and target in one_by_one:
             lock_object(store, target, wanted)
         if held:
             _set_legal_hold(store, target)
@@ -191,6 +194,21 @@ def lock_dossier(
         sync_legal_holds(database, repository, dossier_code)
     recorded = _record_locked(database, dossier_code, version, applied, wanted, len(targets), now)
     return LockResult(dossier_code, version, len(targets), wanted, held, recorded)
+
+
+def _lock_in_one_batch(
+    store: ObjectStore, targets: Sequence[ObjectVersion], wanted: Retention | None
+) -> set[ObjectVersion]:
+    """Give ``targets`` ``wanted`` retention in one batch where the store can
+    (``MetadataBarrier.set_retention_many``, made durable by the caller's ``sync_metadata``);
+    the targets left to ``lock_object``: every one elsewhere, else those the batch refused
+    (an active lock, which is kept or extended one by one)."""
+    if wanted is None or not isinstance(store, MetadataBarrier):
+        return set(targets)
+    if any(target.version_id is not None for target in targets):
+        return set(targets)
+    refused = set(store.set_retention_many([t.key for t in targets], wanted, durable=False))
+    return {target for target in targets if target.key in refused}
 
 
 def _still_held(database: Database, dossier_code: str) -> bool:

@@ -6,7 +6,7 @@ Every adapter passes the same contract suite (``tests/integration/test_storage_c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -235,8 +235,8 @@ class HeldLock(Protocol):
 class MetadataBarrier(Protocol):
     """A store whose retention and legal-hold changes can be made durable in batches (the
     filesystem store): with ``durable=False`` a change is in force at once but may be lost to
-    a crash until ``sync_metadata`` returns. S3 needs none: each change is durable when
-    acknowledged."""
+    a crash until ``sync_metadata`` returns; ``set_retention_many`` locks many keys in one
+    transaction. S3 needs none: each change is durable when acknowledged."""
 
     def set_retention(
         self,
@@ -247,6 +247,13 @@ class MetadataBarrier(Protocol):
         bypass_governance: bool = False,
         durable: bool = True,
     ) -> None: ...
+
+    def set_retention_many(
+        self, keys: Sequence[str], retention: Retention, *, durable: bool = True
+    ) -> tuple[str, ...]:
+        """``set_retention`` on many keys (no versions) at once; returns the keys refused
+        because an active lock forbids the change, which are left as they are."""
+        ...
 
     def set_legal_hold(
         self, key: str, on: bool, *, version_id: str | None = None, durable: bool = True

@@ -33,7 +33,7 @@ import re
 import secrets
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from archive_service.storage.base import (
     Capabilities,
     HeldLock,
     ObjectInfo,
+    ObjectLocked,
     ObjectNotFound,
     PutResult,
     Retention,
@@ -72,6 +73,8 @@ READ_ONLY = 0o444
 DIGEST_ATTRIBUTE = "user.archive.sha256"
 #: The lock file of ``exclusive``, in the sidecar directory.
 WRITER_LOCK_FILE = "writers.lock"
+#: Directories ``set_retention_many`` locks at once (each lock holds a file descriptor).
+_DIRECTORIES_PER_BATCH = 128
 
 CAPABILITIES = Capabilities(
     versioning=False, object_lock=True, legal_hold=True, server_checksum=False
@@ -258,6 +261,62 @@ class FilesystemStore:
                 key, record.retention, retention, bypass_governance=bypass_governance
             )
             self._update(key, path, replace(record, retention=retention), durable)
+
+    def set_retention_many(
+        self, keys: Sequence[str], retention: Retention, *, durable: bool = True
+    ) -> tuple[str, ...]:
+        """``set_retention`` on each of ``keys``, their records written in few transactions.
+
+        The keys an active lock forbids to change so (``ObjectLocked`` from ``set_retention``)
+        are left as they are and returned. ``ObjectNotFound`` when a key is absent: every key
+        is looked at before any is changed. The keys of up to ``_DIRECTORIES_PER_BATCH``
+        directories are changed in one transaction, their directories locked in sorted order
+        (so two batches cannot deadlock)."""
+        validate_new_retention(retention)
+        paths = {key: self._existing(key, None) for key in keys}
+        keys_in: dict[Path, list[str]] = {}
+        for key, path in paths.items():
+            keys_in.setdefault(path.parent, []).append(key)
+        directories = sorted(keys_in)
+        refused: list[str] = []
+        for start in range(0, len(directories), _DIRECTORIES_PER_BATCH):
+            batch = directories[start : start + _DIRECTORIES_PER_BATCH]
+            chosen = {key: paths[key] for directory in batch for key in keys_in[directory]}
+            refused += self._retention_batch(
+                chosen, [keys_in[d][0] for d in batch], retention, durable
+            )
+        return tuple(refused)
+
+    def _retention_batch(
+        self,
+        paths: Mapping[str, Path],
+        one_key_each: Sequence[str],
+        retention: Retention,
+        durable: bool,
+    ) -> tuple[str, ...]:
+        """One transaction of ``set_retention_many``, under the locks of the directories of
+        ``paths`` (``one_key_each``: a key of each directory, in sorted order); the refused."""
+        refused: list[str] = []
+        with ExitStack() as stack:
+            for key in one_key_each:
+                stack.enter_context(self._lock_of(key, paths[key]))
+            records = self._sidecar.read_many(paths)
+            changed: dict[str, Record] = {}
+            for key, path in paths.items():
+                try:
+                    lockrules.refuse_retention_change(
+                        key, records[key].retention, retention, bypass_governance=False
+                    )
+                except ObjectLocked:
+                    refused.append(key)
+                    continue
+                if not path.is_file():  # deleted before its directory was locked
+                    raise ObjectNotFound(key)
+                changed[key] = replace(records[key], retention=retention)
+            self._sidecar.write_many(changed, durable=durable)
+            for key, record in changed.items():
+                self._protect(paths[key], record)
+        return tuple(refused)
 
     def set_legal_hold(
         self, key: str, on: bool, *, version_id: str | None = None, durable: bool = True

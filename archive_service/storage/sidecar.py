@@ -4,8 +4,9 @@ The records live in one SQLite database (``records.sqlite3``, write-ahead log) i
 directory, outside the storage root, so the tree itself stays clean. One change is one
 transaction: durable when it returns (the log is flushed), unless made with ``durable=False`` —
 then it is visible at once to every reader (atomic, never torn) but only made durable by the
-next durable change or by ``sync``, one flush for a whole batch. Locking many objects of an
-AIP version therefore costs one flush, not two per object.
+next durable change or by ``sync``, one flush for a whole batch. ``write_many`` changes many
+records in one transaction. Locking the objects of an AIP version therefore costs one
+transaction and one flush, not one of each per object.
 
 Each thread (and each process after a fork) has its own connection; changes of one key are
 serialised by the caller (the store holds the key's directory lock).
@@ -17,7 +18,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,11 @@ from archive_service.storage.base import Retention, RetentionMode
 DATABASE_NAME = "records.sqlite3"
 #: How long a change waits for another process's transaction on the records.
 BUSY_TIMEOUT_SECONDS = 60.0
+_UPSERT = (
+    "INSERT INTO records (key, record) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET record = excluded.record"
+)
+_KEYS_PER_QUERY = 500  # below SQLite's oldest limit of 999 parameters per statement
 
 
 @dataclass(frozen=True)
@@ -92,12 +98,35 @@ class Sidecar:
 
     def write(self, key: str, record: Record, *, durable: bool = True) -> None:
         """Replace the record of ``key``."""
-        self._change(
-            "INSERT INTO records (key, record) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET record = excluded.record",
-            (key, record.to_json()),
-            durable,
-        )
+        self._change(_UPSERT, (key, record.to_json()), durable)
+
+    def read_many(self, keys: Iterable[str]) -> dict[str, Record]:
+        """The record of each of ``keys`` (an empty one for a key that has none)."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Record] = {}
+        connection = self._connection()
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            rows = connection.execute(
+                f"SELECT key, record FROM records WHERE key IN ({marks})", chunk
+            )
+            found.update((key, Record.from_json(text)) for key, text in rows)
+        return {key: found.get(key, Record()) for key in wanted}
+
+    def write_many(self, records: Mapping[str, Record], *, durable: bool = True) -> None:
+        """Replace the record of each key of ``records``, all in one transaction."""
+        connection = self._connection()
+        connection.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(
+                _UPSERT, [(key, record.to_json()) for key, record in records.items()]
+            )
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     def remove(self, key: str) -> None:
         """Drop the record of ``key`` (nothing is written when it has none)."""

@@ -208,10 +208,17 @@ class _LockRefusingStore:
         self.refused = 0
 
     def set_retention(self, key: str, retention: Retention, **kwargs: Any) -> None:
+        self._refuse(key)
+        self._inner.set_retention(key, retention, **kwargs)
+
+    def set_retention_many(self, keys: list[str], retention: Retention, **kwargs: Any) -> Any:
+        self._refuse(keys[0])
+        return self._inner.set_retention_many(keys, retention, **kwargs)
+
+    def _refuse(self, key: str) -> None:
         if self.refusing:
             self.refused += 1
             raise StorageUnavailable(f"storage unreachable while locking {key}")
-        self._inner.set_retention(key, retention, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -590,6 +590,73 @@ def test_filesystem_delete_sweeps_what_dead_writers_left(fs_store: FilesystemSto
     assert list(fs_store.root.iterdir()) == []
 
 
+@pytest.mark.parametrize("directories_at_once", [128, 2])
+def test_filesystem_locks_many_keys_in_one_batch(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, directories_at_once: int
+) -> None:
+    monkeypatch.setattr(filesystem, "_DIRECTORIES_PER_BATCH", directories_at_once)
+    keys = ["o/v1/content/a", "p/x", "o/v1/content/b", "o/v1/inventory.json", "q/y"]
+    for key in keys:
+        put_bytes(fs_store, key, key.encode(), metadata={"title": "hồ sơ"})
+    wanted = Retention(RetentionMode.COMPLIANCE, later(30))
+
+    assert fs_store.set_retention_many(keys, wanted, durable=False) == ()
+    fs_store.sync_metadata()
+
+    for key in keys:
+        info = fs_store.stat(key)
+        assert (info.retention, info.metadata, info.sha256) == (
+            wanted,
+            {"title": "hồ sơ"},
+            sha256(key.encode()),
+        )
+        assert stat.S_IMODE(os.stat(fs_store.root / key).st_mode) & 0o222 == 0
+        with pytest.raises(ObjectLocked):
+            fs_store.delete(key)
+    # The same lock again, or a longer one, is no change the rules forbid.
+    longer = Retention(RetentionMode.COMPLIANCE, later(60))
+    assert fs_store.set_retention_many(keys, longer) == ()
+    assert {fs_store.stat(key).retention for key in keys} == {longer}
+
+
+def test_filesystem_batch_leaves_the_keys_a_lock_protects_and_says_which(
+    fs_store: FilesystemStore,
+) -> None:
+    for key in ("free", "kept", "held"):
+        put_bytes(fs_store, key, b"x")
+    kept = Retention(RetentionMode.COMPLIANCE, later(60))
+    fs_store.set_retention("kept", kept)
+    fs_store.set_legal_hold("held", True)
+    shorter = Retention(RetentionMode.COMPLIANCE, later(30))
+
+    assert fs_store.set_retention_many(["free", "kept", "held"], shorter) == ("kept",)
+
+    assert fs_store.stat("kept").retention == kept
+    assert fs_store.stat("free").retention == shorter
+    held = fs_store.stat("held")
+    assert (held.retention, held.legal_hold) == (shorter, True)  # a hold is no retention
+
+
+def test_filesystem_batch_with_an_absent_key_or_a_past_date_changes_nothing(
+    fs_store: FilesystemStore,
+) -> None:
+    put_bytes(fs_store, "a/one", b"1")
+    put_bytes(fs_store, "b/two", b"2")
+    with pytest.raises(ObjectNotFound):
+        fs_store.set_retention_many(
+            ["a/one", "b/absent", "b/two"], Retention(RetentionMode.GOVERNANCE, later())
+        )
+    with pytest.raises(ValueError):
+        fs_store.set_retention_many(
+            ["a/one"], Retention(RetentionMode.GOVERNANCE, datetime.now(UTC) - timedelta(days=1))
+        )
+    with pytest.raises(InvalidKey):
+        fs_store.set_retention_many(["a/one", "../b"], Retention(RetentionMode.GOVERNANCE, later()))
+    assert [fs_store.stat(key).retention for key in ("a/one", "b/two")] == [None, None]
+    assert sidecar_records(fs_store) == []
+    fs_store.delete("a/one")  # still free to go
+
+
 def test_filesystem_check_needs_the_root(tmp_path: Any) -> None:
     store = FilesystemStore(tmp_path / "missing")
     with pytest.raises(StorageUnavailable):
