@@ -12,8 +12,9 @@
 - Active holds of the dossier set an S3 legal hold on the objects of new versions too.
 
 The objects are the dossier's ``stored_objects`` rows (every committed and recorded key version).
-On the filesystem store they are locked in one batch (``set_retention_many``: one transaction
-of the sidecar records); the few a lock already covers are then kept or extended one by one.
+On the filesystem store they are given their retention in batches (``set_retention_many``:
+one transaction of the sidecar records per 128 directories); those a lock already covers, and
+legal holds, are then kept, extended or set one by one.
 On a store without versions (the filesystem, which enforces the same rules in code) the root
 ``inventory.json`` and its sidecar are rewritten by each new version, so they are not locked:
 everything they say is also in the locked ``vN/inventory.json`` copy.
@@ -48,6 +49,7 @@ from archive_service.storage.base import (
     ObjectLocked,
     ObjectStore,
     Retention,
+    RetentionBatch,
     RetentionMode,
 )
 from archive_service.storage.concurrency import each, parallel_requests
@@ -200,14 +202,17 @@ def _lock_in_one_batch(
     store: ObjectStore, targets: Sequence[ObjectVersion], wanted: Retention | None
 ) -> set[ObjectVersion]:
     """Give ``targets`` ``wanted`` retention in one batch where the store can
-    (``MetadataBarrier.set_retention_many``, made durable by the caller's ``sync_metadata``);
-    the targets left to ``lock_object``: every one elsewhere, else those the batch refused
-    (an active lock, which is kept or extended one by one)."""
-    if wanted is None or not isinstance(store, MetadataBarrier):
+    (``RetentionBatch``; on a ``MetadataBarrier`` store made durable by the caller's
+    ``sync_metadata``); the targets left to ``lock_object``: every one elsewhere, else those
+    the batch refused (an active lock, which is kept or extended one by one)."""
+    if wanted is None or not isinstance(store, RetentionBatch):
         return set(targets)
     if any(target.version_id is not None for target in targets):
         return set(targets)
-    refused = set(store.set_retention_many([t.key for t in targets], wanted, durable=False))
+    keys = [target.key for target in targets]
+    refused = set(
+        store.set_retention_many(keys, wanted, durable=not isinstance(store, MetadataBarrier))
+    )
     return {target for target in targets if target.key in refused}
 
 

@@ -328,7 +328,7 @@ class _Attempt:
                     stop_waiting(deposit)  # for the dossier, if it did
                     session.flush()
         except (IntegrityError, DossierBusy):
-            self.postpone()
+            self.postpone(dossier_code=sip.dossier_code)
         if target is None:
             remove_deposit_files(self.settings.staging_dir, self.deposit_id)
             raise _Done(None)
@@ -563,14 +563,17 @@ class _Attempt:
             detail={"problems": len(problems), "codes": sorted({p.code.value for p in problems})},
         )
 
-    def postpone(self, *, storage: bool = False) -> NoReturn:
+    def postpone(self, *, storage: bool = False, dossier_code: str | None = None) -> NoReturn:
         """Another deposit of the same dossier is being written, or (``storage``) another
         writer holds its OCFL object: wait, without using an attempt. Waiting for the dossier
         starts the deposit over: it stays ``received`` (claims leave it so) and each attempt
-        first looks whether the dossier is still busy (``dossier_still_busy``) before checking
-        the SIP again. Waiting for the object keeps its status, so that the next attempt finds
-        what the other writer left (``run``)."""
+        first looks whether the dossier is still busy (``dossier_still_busy``, by the
+        ``dossier_code`` the check read, kept here) before checking the SIP again. Waiting for
+        the object keeps its status, so that the next attempt finds what the other writer
+        left (``run``)."""
         with self.locked() as (session, deposit):
+            if dossier_code is not None:  # the quick look at registration may have found none
+                deposit.dossier_code = dossier_code
             deposit.attempts -= 1
             deposit.lease_until = None
             deposit.next_attempt_at = utcnow() + timedelta(seconds=BUSY_DOSSIER_SECONDS)

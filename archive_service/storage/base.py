@@ -232,11 +232,24 @@ class HeldLock(Protocol):
 
 
 @runtime_checkable
+class RetentionBatch(Protocol):
+    """A store that gives many keys one retention at once (the filesystem store: its records
+    of a batch in one transaction instead of one each)."""
+
+    def set_retention_many(
+        self, keys: Sequence[str], retention: Retention, *, durable: bool = True
+    ) -> tuple[str, ...]:
+        """``set_retention`` on many keys (no versions); returns the keys refused because an
+        active lock forbids the change, which are left as they are."""
+        ...
+
+
+@runtime_checkable
 class MetadataBarrier(Protocol):
     """A store whose retention and legal-hold changes can be made durable in batches (the
     filesystem store): with ``durable=False`` a change is in force at once but may be lost to
-    a crash until ``sync_metadata`` returns; ``set_retention_many`` locks many keys in one
-    transaction. S3 needs none: each change is durable when acknowledged."""
+    a crash until ``sync_metadata`` returns. S3 needs none: each change is durable when
+    acknowledged."""
 
     def set_retention(
         self,
@@ -247,13 +260,6 @@ class MetadataBarrier(Protocol):
         bypass_governance: bool = False,
         durable: bool = True,
     ) -> None: ...
-
-    def set_retention_many(
-        self, keys: Sequence[str], retention: Retention, *, durable: bool = True
-    ) -> tuple[str, ...]:
-        """``set_retention`` on many keys (no versions) at once; returns the keys refused
-        because an active lock forbids the change, which are left as they are."""
-        ...
 
     def set_legal_hold(
         self, key: str, on: bool, *, version_id: str | None = None, durable: bool = True

@@ -265,13 +265,14 @@ class FilesystemStore:
     def set_retention_many(
         self, keys: Sequence[str], retention: Retention, *, durable: bool = True
     ) -> tuple[str, ...]:
-        """``set_retention`` on each of ``keys``, their records written in few transactions.
+        """``set_retention`` on each of ``keys`` (``RetentionBatch``), their records written
+        in one transaction per ``_DIRECTORIES_PER_BATCH`` directories, whose locks are taken
+        in sorted order (so two batches cannot deadlock).
 
         The keys an active lock forbids to change so (``ObjectLocked`` from ``set_retention``)
         are left as they are and returned. ``ObjectNotFound`` when a key is absent: every key
-        is looked at before any is changed. The keys of up to ``_DIRECTORIES_PER_BATCH``
-        directories are changed in one transaction, their directories locked in sorted order
-        (so two batches cannot deadlock)."""
+        is looked at first, so nothing changes then; a key deleted meanwhile fails its own
+        transaction, the earlier ones stay (as they would have, key by key)."""
         validate_new_retention(retention)
         paths = {key: self._existing(key, None) for key in keys}
         keys_in: dict[Path, list[str]] = {}

@@ -5,8 +5,8 @@ directory, outside the storage root, so the tree itself stays clean. One change 
 transaction: durable when it returns (the log is flushed), unless made with ``durable=False`` —
 then it is visible at once to every reader (atomic, never torn) but only made durable by the
 next durable change or by ``sync``, one flush for a whole batch. ``write_many`` changes many
-records in one transaction. Locking the objects of an AIP version therefore costs one
-transaction and one flush, not one of each per object.
+records in one transaction. Locking the objects of a dossier therefore costs few transactions
+and one flush, not one of each per object.
 
 Each thread (and each process after a fork) has its own connection; changes of one key are
 serialised by the caller (the store holds the key's directory lock).
@@ -18,7 +18,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -116,17 +117,13 @@ class Sidecar:
 
     def write_many(self, records: Mapping[str, Record], *, durable: bool = True) -> None:
         """Replace the record of each key of ``records``, all in one transaction."""
+        if not records:
+            return
+        rows = [(key, record.to_json()) for key, record in records.items()]
         connection = self._connection()
         connection.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.executemany(
-                _UPSERT, [(key, record.to_json()) for key, record in records.items()]
-            )
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with _transaction(connection):
+            connection.executemany(_UPSERT, rows)
 
     def remove(self, key: str) -> None:
         """Drop the record of ``key`` (nothing is written when it has none)."""
@@ -143,9 +140,8 @@ class Sidecar:
         """Make every change made so far durable (one flush of the log)."""
         connection = self._connection()
         connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("BEGIN IMMEDIATE")
-        connection.execute("UPDATE barrier SET count = count + 1")
-        connection.execute("COMMIT")
+        with _transaction(connection):
+            connection.execute("UPDATE barrier SET count = count + 1")
 
     def check(self) -> None:
         """Raise ``OSError`` (or ``sqlite3.Error``) unless records can be written."""
@@ -181,3 +177,17 @@ class Sidecar:
         )
         self._local.connection, self._local.pid = connection, os.getpid()
         return connection
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back when anything fails, the commit too, so
+    that no failure leaves the connection holding the write lock of every other writer."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise

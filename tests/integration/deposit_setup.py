@@ -23,6 +23,7 @@ from archive_service.ingest.models import Deposit
 from archive_service.ingest.service import DepositService
 from archive_service.ingest.staging import StagedFile, stage_stream
 from archive_service.ingest.views import DepositView
+from archive_service.integrity.models import AuditEntry
 from archive_service.security.models import Role
 from archive_service.security.service import Principal, authenticate, create_api_key
 from archive_service.storage.base import ObjectStore, PutResult, StorageUnavailable
@@ -162,3 +163,15 @@ def faulty_repository(settings: Settings, failures: int) -> tuple[OcflRepository
     OcflRepository(inner).initialize()
     faulty = FaultyStore(inner, failures)
     return OcflRepository(faulty), faulty
+
+
+def statuses_reached(database: Database, deposit_id: str) -> list[str]:
+    """The statuses the audit trail says the deposit moved to, in order."""
+    with database.read_session() as session:
+        details = session.scalars(
+            select(AuditEntry.detail)
+            .where(AuditEntry.action == "deposit.status_changed")
+            .where(AuditEntry.target_id == deposit_id)
+            .order_by(AuditEntry.seq)
+        )
+        return [detail["to"] for detail in details]

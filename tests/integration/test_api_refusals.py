@@ -7,12 +7,15 @@ with its problems — but it, too, ends with nothing staged and nothing stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx
@@ -290,3 +293,27 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(
     assert sorted((server.data_dir / "storage").rglob("*")) == stored_before
     with server.client(key) as client:  # and the server keeps serving
         assert client.get("/readyz").status_code == 200
+
+
+#: How much of a header that never ends the test offers before calling the server defenceless
+#: (uvicorn's h11 refuses after 16 KiB; the kernel's socket buffers take some MiB more).
+ENDLESS_HEADER_LIMIT = 64 * 1024 * 1024
+
+
+def test_a_header_that_never_ends_is_cut_off_and_the_server_keeps_serving(
+    server: ArchiveServer,
+) -> None:
+    """One connection sending a header without end must not fill the server's memory nor
+    stall other requests: the server refuses it after a bounded amount (``cli.serve``)."""
+    address = urlsplit(server.base_url)
+    offered = 0
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: archive\r\nX-Fill: ")
+        chunk = b"a" * 65536
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while offered < ENDLESS_HEADER_LIMIT:
+                connection.sendall(chunk)
+                offered += len(chunk)
+    assert offered < ENDLESS_HEADER_LIMIT, "the server took 64 MiB of one header"
+    with server.client() as client:
+        assert client.get("/healthz").status_code == 200

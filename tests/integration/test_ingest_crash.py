@@ -43,6 +43,7 @@ from tests.integration.deposit_setup import (
     principal_for,
     stage,
     staging_entries,
+    statuses_reached,
     storage_objects,
     wait_final,
 )
@@ -260,7 +261,7 @@ def test_a_hung_worker_is_waited_for_not_undone(
     assert (view.waiting_for, view.waiting_since) == (None, None)
     assert_archived_once(settings, database, stalled.id)
     # The version the hung worker committed was adopted, not checked and packaged again.
-    assert _statuses_reached(database, stalled.id).count("checking") == 1
+    assert statuses_reached(database, stalled.id).count("checking") == 1
 
 
 def _between_claims(database: Database) -> Deposit:
@@ -278,17 +279,6 @@ def _claimed_again(database: Database) -> None:
     while only_deposit(database).lease_until is None:
         assert time.monotonic() < deadline, "the deposit was never claimed again"
         time.sleep(0.01)
-
-
-def _statuses_reached(database: Database, deposit_id: str) -> list[str]:
-    with database.session() as session:
-        entries = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.action == "deposit.status_changed")
-            .where(AuditEntry.target_id == deposit_id)
-            .order_by(AuditEntry.id)
-        ).all()
-        return [entry.detail["to"] for entry in entries]
 
 
 def test_a_crash_before_the_deposit_is_committed_leaves_no_deposit(

@@ -60,6 +60,7 @@ from tests.integration.deposit_setup import (
     principal_for,
     stage,
     staging_entries,
+    statuses_reached,
     storage_objects,
     wait_final,
 )
@@ -619,15 +620,20 @@ def test_a_deposit_held_by_another_worker_is_left_alone(
     assert staging_entries(settings) == [f"{receipt.deposit_id}.zip"]
 
 
+@pytest.mark.parametrize("code_at_registration", [True, False], ids=["glanced", "not-glanced"])
 def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
     settings: Settings,
     database: Database,
     repository: OcflRepository,
     depositor: Principal,
     sip: Path,
+    code_at_registration: bool,
 ) -> None:
     service = idle_service(settings, database, repository)
     receipt = deposit(service, depositor, sip)
+    if not code_at_registration:  # as when the quick look at registration cannot read it
+        with database.session() as session:
+            session.get_one(Deposit, receipt.deposit_id).dossier_code = None
     writer = Deposit(
         id=str(uuid4()),
         agency_id=AGENCY_ID,
@@ -646,7 +652,7 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
     view = service.get(depositor, receipt.deposit_id)
     assert (view.status, view.attempts, view.waiting_for) == (DepositStatus.RECEIVED, 0, "dossier")
     assert storage_objects(settings) == []
-    assert _statuses_of(database, receipt.deposit_id) == ["checking", "received"]
+    assert statuses_reached(database, receipt.deposit_id) == ["checking", "received"]
 
     # While the dossier stays busy, a look neither reads the SIP again (it is not even where
     # the check would open it) nor writes a status change to the audit trail.
@@ -657,7 +663,7 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
         assert service.process(receipt.deposit_id) == BUSY_DOSSIER_SECONDS
     view = service.get(depositor, receipt.deposit_id)
     assert (view.status, view.attempts, view.waiting_for) == (DepositStatus.RECEIVED, 0, "dossier")
-    assert _statuses_of(database, receipt.deposit_id) == ["checking", "received"]
+    assert statuses_reached(database, receipt.deposit_id) == ["checking", "received"]
     hidden.rename(staged)
 
     with database.session() as session:
@@ -667,7 +673,7 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
 
     view = service.get(depositor, receipt.deposit_id)
     assert (view.status, view.attempts, view.waiting_for) == (DepositStatus.ARCHIVED, 1, None)
-    assert _statuses_of(database, receipt.deposit_id) == [
+    assert statuses_reached(database, receipt.deposit_id) == [
         "checking",
         "received",
         "checking",
@@ -682,18 +688,6 @@ def _due_now(database: Database, deposit_id: str) -> None:
     """Make a postponed deposit due at once (instead of sleeping out its pause)."""
     with database.session() as session:
         session.get(Deposit, deposit_id).next_attempt_at = None  # type: ignore[union-attr]
-
-
-def _statuses_of(database: Database, deposit_id: str) -> list[str]:
-    """The statuses the audit trail says the deposit moved to, in order."""
-    with database.read_session() as session:
-        details = session.scalars(
-            select(AuditEntry.detail)
-            .where(AuditEntry.action == "deposit.status_changed")
-            .where(AuditEntry.target_id == deposit_id)
-            .order_by(AuditEntry.seq)
-        )
-        return [detail["to"] for detail in details]
 
 
 def test_a_deposit_on_s3_storage_records_every_object_version(

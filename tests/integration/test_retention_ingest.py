@@ -199,8 +199,9 @@ def test_a_new_version_lengthens_the_term_but_never_shortens_it(
 
 
 class _LockRefusingStore:
-    """A real store whose ``set_retention`` is refused (``StorageUnavailable``) while
-    ``refusing`` is set — a storage outage between the catalogue commit and the locks."""
+    """A real store whose ``set_retention`` and ``set_retention_many`` are refused
+    (``StorageUnavailable``) while ``refusing`` is set — a storage outage between the
+    catalogue commit and the locks."""
 
     def __init__(self, inner: ObjectStore) -> None:
         self._inner = inner
@@ -212,7 +213,7 @@ class _LockRefusingStore:
         self._inner.set_retention(key, retention, **kwargs)
 
     def set_retention_many(self, keys: list[str], retention: Retention, **kwargs: Any) -> Any:
-        self._refuse(keys[0])
+        self._refuse(", ".join(keys[:1]))
         return self._inner.set_retention_many(keys, retention, **kwargs)
 
     def _refuse(self, key: str) -> None:

@@ -47,6 +47,7 @@ from tests.integration.deposit_setup import (
     make_settings,
     principal_for,
     stage,
+    statuses_reached,
 )
 from tests.integration.retention_setup import (
     DossierSpec,
@@ -358,6 +359,8 @@ def test_a_deposit_of_the_dossier_waits_while_a_change_is_pending(
     again = service.get(depositor, receipt.deposit_id)
     assert (again.waiting_for, again.waiting_since) == ("dossier", first.waiting_since)
     assert again.attempts == first.attempts  # a wait uses no attempt
+    # The second turn only looked at the dossier: no second check, no status change.
+    assert statuses_reached(database, receipt.deposit_id) == ["checking", "received"]
     assert repository.head(row(database, LONGER).aip_object_id) == "v1"
 
     RetentionChanges(database, repository, settings).finish_pending()

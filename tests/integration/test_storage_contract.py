@@ -619,22 +619,34 @@ def test_filesystem_locks_many_keys_in_one_batch(
     assert {fs_store.stat(key).retention for key in keys} == {longer}
 
 
+@pytest.mark.parametrize("directories_at_once", [128, 1])
 def test_filesystem_batch_leaves_the_keys_a_lock_protects_and_says_which(
-    fs_store: FilesystemStore,
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, directories_at_once: int
 ) -> None:
-    for key in ("free", "kept", "held"):
+    monkeypatch.setattr(filesystem, "_DIRECTORIES_PER_BATCH", directories_at_once)
+    keys = ["a/free", "b/kept", "c/held", "d/governed", "e/free"]
+    for key in keys:
         put_bytes(fs_store, key, b"x")
     kept = Retention(RetentionMode.COMPLIANCE, later(60))
-    fs_store.set_retention("kept", kept)
-    fs_store.set_legal_hold("held", True)
+    governed = Retention(RetentionMode.GOVERNANCE, later(60))
+    fs_store.set_retention("b/kept", kept)
+    fs_store.set_retention("d/governed", governed)
+    fs_store.set_legal_hold("c/held", True)
     shorter = Retention(RetentionMode.COMPLIANCE, later(30))
 
-    assert fs_store.set_retention_many(["free", "kept", "held"], shorter) == ("kept",)
+    assert fs_store.set_retention_many(keys, shorter) == ("b/kept", "d/governed")
 
-    assert fs_store.stat("kept").retention == kept
-    assert fs_store.stat("free").retention == shorter
-    held = fs_store.stat("held")
+    assert (fs_store.stat("b/kept").retention, fs_store.stat("d/governed").retention) == (
+        kept,
+        governed,
+    )
+    assert [fs_store.stat(key).retention for key in ("a/free", "e/free")] == [shorter, shorter]
+    held = fs_store.stat("c/held")
     assert (held.retention, held.legal_hold) == (shorter, True)  # a hold is no retention
+    # GOVERNANCE shortened is refused too: a batch never bypasses a lock.
+    shorter_governance = Retention(RetentionMode.GOVERNANCE, later(30))
+    assert fs_store.set_retention_many(["d/governed"], shorter_governance) == ("d/governed",)
+    assert fs_store.stat("d/governed").retention == governed
 
 
 def test_filesystem_batch_with_an_absent_key_or_a_past_date_changes_nothing(
