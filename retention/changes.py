@@ -57,8 +57,8 @@ from archive_service.config import Settings
 from archive_service.db.base import utcnow
 from archive_service.db.session import Database
 from archive_service.dossiers.models import Dossier
-from archive_service.ingest.models import WRITING_STATUSES, Deposit
 from archive_service.ingest.readback import head_message, read_back_head
+from archive_service.ingest.status import deposit_writing
 from archive_service.integrity.audit import record_audit
 from archive_service.integrity.fixity_record import waiting_aip_history
 from archive_service.packages.fields import format_date
@@ -182,12 +182,7 @@ def busy_reason(session: Session, dossier: Dossier) -> str | None:
             f"Hồ sơ {dossier.dossier_code} đang có một thay đổi (thời hạn hoặc lệnh giữ) chưa "
             "được ghi xong vào gói AIP."
         )
-    writing = session.scalar(
-        select(Deposit.id).where(
-            Deposit.dossier_code == dossier.dossier_code,
-            Deposit.status.in_([status.value for status in WRITING_STATUSES]),
-        )
-    )
+    writing = deposit_writing(session, dossier.dossier_code)
     if writing is not None:
         return f"Hồ sơ {dossier.dossier_code} đang được ghi phiên bản mới (lần nộp {writing})."
     destroying = _destroying(session, dossier.dossier_code)

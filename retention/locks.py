@@ -205,9 +205,8 @@ def _lock_in_one_batch(
     (``RetentionBatch``; on a ``MetadataBarrier`` store made durable by the caller's
     ``sync_metadata``); the targets left to ``lock_object``: every one elsewhere, else those
     the batch refused (an active lock, which is kept or extended one by one)."""
-    if wanted is None or not isinstance(store, RetentionBatch):
-        return set(targets)
-    if any(target.version_id is not None for target in targets):
+    versioned = any(target.version_id is not None for target in targets)
+    if wanted is None or versioned or not isinstance(store, RetentionBatch):
         return set(targets)
     keys = [target.key for target in targets]
     refused = set(

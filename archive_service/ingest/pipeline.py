@@ -79,6 +79,7 @@ from archive_service.ingest.staging import (
 from archive_service.ingest.status import (
     SYSTEM_ACTOR,
     change_status,
+    deposit_writing,
     start_waiting,
     stop_waiting,
 )
@@ -341,14 +342,8 @@ class _Attempt:
         code = self.deposit.dossier_code  # as read from the SIP when it was received
         if not code:
             return False
-        with self.database.read_session() as session:
-            writer = session.scalar(
-                select(Deposit.id)
-                .where(Deposit.dossier_code == code, Deposit.id != self.deposit_id)
-                .where(Deposit.status.in_([status.value for status in WRITING_STATUSES]))
-                .limit(1)
-            )
-            if writer is not None:
+        with self.database.read_session() as session:  # this deposit is ``received``
+            if deposit_writing(session, code) is not None:
                 return True
             dossier_id = session.scalar(select(Dossier.id).where(Dossier.dossier_code == code))
             return dossier_id is not None and change_pending(session, dossier_id)

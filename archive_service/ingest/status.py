@@ -1,14 +1,15 @@
-"""Status changes of a deposit, each written to the audit trail in the same transaction, and
-what a deposit waits for."""
+"""Status changes of a deposit, each written to the audit trail in the same transaction, what
+a deposit waits for, and which deposit is writing a dossier."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive_service.db.base import utcnow
-from archive_service.ingest.models import Deposit, DepositStatus, WaitingFor
+from archive_service.ingest.models import WRITING_STATUSES, Deposit, DepositStatus, WaitingFor
 from archive_service.integrity.audit import record_audit
 
 SYSTEM_ACTOR = "system"
@@ -53,3 +54,14 @@ def start_waiting(deposit: Deposit, what: WaitingFor) -> None:
 def stop_waiting(deposit: Deposit) -> None:
     """The deposit waits for nothing (it went past what it waited for, or ended)."""
     deposit.waiting_for = deposit.waiting_since = None
+
+
+def deposit_writing(session: Session, dossier_code: str) -> str | None:
+    """The id of the deposit holding the dossier's writer slot (``packaging`` or ``storing``:
+    at most one, by a partial unique index), if one does."""
+    return session.scalar(
+        select(Deposit.id)
+        .where(Deposit.dossier_code == dossier_code)
+        .where(Deposit.status.in_([status.value for status in WRITING_STATUSES]))
+        .limit(1)
+    )

@@ -590,11 +590,17 @@ def test_filesystem_delete_sweeps_what_dead_writers_left(fs_store: FilesystemSto
     assert list(fs_store.root.iterdir()) == []
 
 
-@pytest.mark.parametrize("directories_at_once", [128, 2])
-def test_filesystem_locks_many_keys_in_one_batch(
-    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, directories_at_once: int
-) -> None:
-    monkeypatch.setattr(filesystem, "_DIRECTORIES_PER_BATCH", directories_at_once)
+@pytest.fixture(params=[128, 1], ids=["one-transaction", "one-directory-each"])
+def batching_store(
+    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> FilesystemStore:
+    """The filesystem store, its batches of locks spanning ``request.param`` directories."""
+    monkeypatch.setattr(filesystem, "_DIRECTORIES_PER_BATCH", request.param)
+    return fs_store
+
+
+def test_filesystem_locks_many_keys_in_one_batch(batching_store: FilesystemStore) -> None:
+    fs_store = batching_store
     keys = ["o/v1/content/a", "p/x", "o/v1/content/b", "o/v1/inventory.json", "q/y"]
     for key in keys:
         put_bytes(fs_store, key, key.encode(), metadata={"title": "hồ sơ"})
@@ -619,11 +625,10 @@ def test_filesystem_locks_many_keys_in_one_batch(
     assert {fs_store.stat(key).retention for key in keys} == {longer}
 
 
-@pytest.mark.parametrize("directories_at_once", [128, 1])
 def test_filesystem_batch_leaves_the_keys_a_lock_protects_and_says_which(
-    fs_store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, directories_at_once: int
+    batching_store: FilesystemStore,
 ) -> None:
-    monkeypatch.setattr(filesystem, "_DIRECTORIES_PER_BATCH", directories_at_once)
+    fs_store = batching_store
     keys = ["a/free", "b/kept", "c/held", "d/governed", "e/free"]
     for key in keys:
         put_bytes(fs_store, key, b"x")
