@@ -622,6 +622,7 @@ class _Attempt:
             with self.locked() as (session, deposit):
                 deposit.failure_reason = reason
                 deposit.lease_until = None
+                stop_waiting(deposit)  # it goes round again after a failure, or ends
                 if give_up:
                     change_status(session, deposit, DepositStatus.FAILED, detail={"reason": reason})
                 else:

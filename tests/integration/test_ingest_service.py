@@ -33,6 +33,7 @@ from archive_service.ingest.errors import (
     DuplicateDossier,
     IdempotencyKeyReused,
 )
+from archive_service.ingest.figures import deposit_figures
 from archive_service.ingest.lease import Lease, claim
 from archive_service.ingest.models import Deposit, DepositStatus
 from archive_service.ingest.pipeline import BUSY_DOSSIER_SECONDS
@@ -634,17 +635,7 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
     if not code_at_registration:  # as when the quick look at registration cannot read it
         with database.session() as session:
             session.get_one(Deposit, receipt.deposit_id).dossier_code = None
-    writer = Deposit(
-        id=str(uuid4()),
-        agency_id=AGENCY_ID,
-        sip_sha256="0" * 64,
-        sip_size=1,
-        status=DepositStatus.STORING,
-        dossier_code=DOSSIER_CODE,
-        lease_until=utcnow() + timedelta(hours=1),
-    )
-    with database.session() as session:
-        session.add(writer)
+    writer_id = _another_deposit_writing_the_dossier(database)
 
     delay = service.process(receipt.deposit_id)
 
@@ -666,8 +657,7 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
     assert statuses_reached(database, receipt.deposit_id) == ["checking", "received"]
     hidden.rename(staged)
 
-    with database.session() as session:
-        session.get(Deposit, writer.id).status = DepositStatus.FAILED  # type: ignore[union-attr]
+    _writer_ends(database, writer_id)
     _due_now(database, receipt.deposit_id)
     process_until_done(service, receipt.deposit_id)
 
@@ -682,6 +672,68 @@ def test_a_deposit_waits_while_another_deposit_writes_the_same_dossier(
         "archived",
     ]
     assert_valid_ocfl(settings, objects=1)
+
+
+def test_a_deposit_whose_wait_ends_in_a_failed_attempt_no_longer_counts_as_waiting(
+    settings: Settings,
+    database: Database,
+    repository: OcflRepository,
+    depositor: Principal,
+    sip: Path,
+    tmp_path: Path,
+) -> None:
+    service = idle_service(settings, database, repository)
+    receipt = deposit(service, depositor, sip)
+    writer_id = _another_deposit_writing_the_dossier(database)
+    assert service.process(receipt.deposit_id) == BUSY_DOSSIER_SECONDS
+    _writer_ends(database, writer_id)
+    _due_now(database, receipt.deposit_id)
+    (empty := tmp_path / "no-signatures").mkdir()
+    scanner_down = settings.model_copy(
+        update={"virus_scanner": "clamscan", "clamav_database_dir": empty}
+    )
+
+    # The dossier is free; the check fails (the virus scanner cannot scan): a retry, not a wait.
+    delay = idle_service(scanner_down, database, repository).process(receipt.deposit_id)
+
+    assert delay == settings.retry_delay_seconds
+    view = service.get(depositor, receipt.deposit_id)
+    assert (view.status, view.waiting_for, view.waiting_since) == (
+        DepositStatus.RECEIVED,
+        None,
+        None,
+    )
+    assert view.failure_reason is not None and "VIRUS_SCAN_FAILED" in view.failure_reason
+    with database.read_session() as session:
+        figures = deposit_figures(session)
+    assert (figures.waiting, figures.retrying) == ({}, 1)
+
+    _due_now(database, receipt.deposit_id)
+    process_until_done(service, receipt.deposit_id)
+    view = service.get(depositor, receipt.deposit_id)
+    assert (view.status, view.attempts, view.waiting_for) == (DepositStatus.ARCHIVED, 2, None)
+    assert_valid_ocfl(settings, objects=1)
+
+
+def _another_deposit_writing_the_dossier(database: Database) -> str:
+    """Add a deposit of the same dossier that holds its writer slot (``storing``); its id."""
+    writer = Deposit(
+        id=str(uuid4()),
+        agency_id=AGENCY_ID,
+        sip_sha256="0" * 64,
+        sip_size=1,
+        status=DepositStatus.STORING,
+        dossier_code=DOSSIER_CODE,
+        lease_until=utcnow() + timedelta(hours=1),
+    )
+    with database.session() as session:
+        session.add(writer)
+    return writer.id
+
+
+def _writer_ends(database: Database, writer_id: str) -> None:
+    with database.session() as session:
+        session.get_one(Deposit, writer_id).status = DepositStatus.FAILED
 
 
 def _due_now(database: Database, deposit_id: str) -> None:
