@@ -20,6 +20,7 @@ import argparse
 import io
 import json
 import os
+import platform
 import random
 import resource
 import statistics
@@ -352,6 +353,7 @@ def run(
         "floor_conversion_s_per_document": floor["conversion_s"],
         "floor_validation_s_per_document": floor["validation_s"],
         "cores": len(os.sched_getaffinity(0)),
+        "python": f"{platform.python_version()} ({sys.executable})",
         "target_dossiers_per_s": TARGET_DOSSIERS_PER_SECOND,
     }
 
@@ -361,7 +363,8 @@ def report(result: dict[str, Any]) -> str:
     archived = max(result["archived"], 1)
     lines = [
         f"stack: {result['stack']}"
-        + "".join(f" {name}={value}" for name, value in result["settings"].items()),
+        + "".join(f" {name}={value}" for name, value in result["settings"].items())
+        + f"; Python {result['python']}",
         f"{result['dossiers']} dossiers × {result['documents_per_dossier']} PDF "
         f"(~{result['document_bytes'] // 1024} KB), {result['sip_bytes'] / 1e6:.1f} MB of SIPs, "
         f"{result['concurrency']} concurrent clients "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,7 @@ def assert_measured(result: dict[str, Any]) -> None:
     assert result["mb_per_s"] > 0
     assert result["sha256sum_mb_per_s"] > 0
     assert result["service_cpu_seconds"] > 0
+    assert result["python"] == f"{platform.python_version()} ({sys.executable})"
 
 
 def test_the_documents_are_real_pdfs_of_the_asked_size_in_valid_sips(tmp_path: Path) -> None:
