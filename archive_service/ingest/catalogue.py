@@ -57,10 +57,7 @@ def record_archived(session: Session, archived: ArchivedVersion) -> Dossier:
         for document in session.scalars(select(Document).where(Document.dossier_id == dossier.id)):
             session.delete(document)
     session.flush()
-    documents = _documents(dossier.id, sip)
-    for document in documents:
-        archived.formats.get(document.logical_path, DocumentFormat()).apply(document)
-    session.add_all(documents)
+    session.execute(insert(Document), _document_rows(dossier.id, sip, archived.formats))
     record_stored_keys(session, dossier.id, archived.stored)
     _record_events(session, dossier.id, archived.deposit_id, archived.events)
     session.flush()
@@ -99,21 +96,27 @@ def _dossier_values(archived: ArchivedVersion) -> dict[str, Any]:
     }
 
 
-def _documents(dossier_id: int, sip: SipPackage) -> list[Document]:
-    return [
-        Document(
-            dossier_id=dossier_id,
-            doc_id=document.doc_id,
-            ordinal=ordinal,
-            title=document.metadata.title,
-            logical_path=document.file.path,
-            file_name=posixpath.basename(document.file.path),
-            size=document.file.size,
-            sha256=document.file.sha256,
-            mime_type=document.file.mime_type,
-        )
-        for ordinal, document in enumerate(sip.documents, start=1)
-    ]
+def _document_rows(
+    dossier_id: int, sip: SipPackage, formats: Mapping[str, DocumentFormat]
+) -> list[dict[str, Any]]:
+    """The documents' rows, for one bulk INSERT: as declared, then what the stored version's
+    format and rendition facts say (``DocumentFormat.columns``)."""
+    rows = []
+    for ordinal, document in enumerate(sip.documents, start=1):
+        path = document.file.path
+        declared = {
+            "dossier_id": dossier_id,
+            "doc_id": document.doc_id,
+            "ordinal": ordinal,
+            "title": document.metadata.title,
+            "logical_path": path,
+            "file_name": posixpath.basename(path),
+            "size": document.file.size,
+            "sha256": document.file.sha256,
+            "mime_type": document.file.mime_type,
+        }
+        rows.append(declared | formats.get(path, DocumentFormat()).columns())
+    return rows
 
 
 def _batches(values: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from archive_service.config import PackageLimits
-from archive_service.dossiers.models import Document
 from archive_service.packages.aip_items import representation_premis_path
 from archive_service.packages.aip_reader import AipFile, AipOpener, AipSummary
 from archive_service.packages.premis import (
@@ -52,20 +52,21 @@ class DocumentFormat:
     rendition_failure: str | None = None
     rendition_validator: str | None = None
 
-    def apply(self, row: Document) -> None:
-        """Set the columns of ``row`` that this knows (the others keep their values)."""
-        if self.mime_type:
-            row.mime_type = self.mime_type
-        if self.format is not None:
-            row.format_name = _designation(self.format)
-            row.pronom_id = self.format.pronom_id
-        if self.rendition is not None:
-            row.rendition_path = self.rendition.path
-            row.rendition_size = self.rendition.size
-            row.rendition_sha256 = self.rendition.sha256
-        row.rendition_status = self.rendition_state
-        row.rendition_failure = self.rendition_failure
-        row.rendition_validator = self.rendition_validator
+    def columns(self) -> dict[str, Any]:
+        """The document row's format and rendition columns (None where nothing is known),
+        and its media type when this knows it (else the row keeps the declared one)."""
+        found, rendition = self.format, self.rendition
+        return {
+            **({"mime_type": self.mime_type} if self.mime_type else {}),
+            "format_name": _designation(found) if found is not None else None,
+            "pronom_id": found.pronom_id if found is not None else None,
+            "rendition_path": rendition.path if rendition is not None else None,
+            "rendition_size": rendition.size if rendition is not None else None,
+            "rendition_sha256": rendition.sha256 if rendition is not None else None,
+            "rendition_status": self.rendition_state,
+            "rendition_failure": self.rendition_failure,
+            "rendition_validator": self.rendition_validator,
+        }
 
 
 def stored_document_formats(
