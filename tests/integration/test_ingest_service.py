@@ -732,6 +732,7 @@ def _another_deposit_writing_the_dossier(database: Database) -> str:
 
 
 def _writer_ends(database: Database, writer_id: str) -> None:
+    """The other deposit stops writing the dossier (it failed)."""
     with database.session() as session:
         session.get_one(Deposit, writer_id).status = DepositStatus.FAILED
 
@@ -739,7 +740,7 @@ def _writer_ends(database: Database, writer_id: str) -> None:
 def _due_now(database: Database, deposit_id: str) -> None:
     """Make a postponed deposit due at once (instead of sleeping out its pause)."""
     with database.session() as session:
-        session.get(Deposit, deposit_id).next_attempt_at = None  # type: ignore[union-attr]
+        session.get_one(Deposit, deposit_id).next_attempt_at = None
 
 
 def test_a_deposit_on_s3_storage_records_every_object_version(
