@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from archive_service.app import create_app, prepare_first_run
 from archive_service.config import Settings
@@ -31,6 +33,28 @@ def test_healthz_and_readyz_answer_when_everything_works(archive: InProcessArchi
         "status": "ready",
         "checks": {"database": "ok", "storage": "ok", "broker": "in-process"},
     }
+
+
+def test_readyz_logs_nothing_of_its_own(
+    archive: InProcessArchive, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Probes come every few seconds: the schema check must not log (Alembic's reader did)."""
+    with caplog.at_level(logging.DEBUG):
+        assert archive.client.get("/readyz").status_code == 200
+    assert [r.name for r in caplog.records if not r.name.startswith("httpx")] == []
+
+
+def test_readyz_is_503_naming_the_database_when_its_schema_is_not_the_head(
+    archive: InProcessArchive,
+) -> None:
+    with archive.database.session() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '0001_older'"))
+    response = archive.client.get("/readyz")
+    assert response.status_code == 503
+    details = response.json()["error"]["details"]
+    assert [detail["check"] for detail in details] == ["database"]
+    assert "0001_older" in details[0]["message"]
+    assert "archive db upgrade" in details[0]["message"]
 
 
 def test_readyz_is_503_naming_the_storage_when_it_is_gone(archive: InProcessArchive) -> None:
