@@ -13,6 +13,7 @@ import typer
 from pydantic import BaseModel
 
 from archive_service import __version__
+from archive_service.cli_groups import command_group
 from archive_service.db.cli import db_app
 from archive_service.formats.cli import doctor
 from archive_service.ingest.cli import worker
@@ -26,16 +27,16 @@ from retention.cli import retention_app
 if TYPE_CHECKING:
     from archive_service.packages.aip_reader import AipSummary
 
-app = typer.Typer(
+app = command_group(
     help="Lưu trữ hồ sơ TTHC điện tử — electronic records archive for settled TTHC dossiers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-sip_app = typer.Typer(
+sip_app = command_group(
     help="Submission packages (SIP_hoso): validate and build.", no_args_is_help=True
 )
-aip_app = typer.Typer(help="Archival packages (AIP_hoso): inspect.", no_args_is_help=True)
-config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+aip_app = command_group(help="Archival packages (AIP_hoso): inspect.", no_args_is_help=True)
+config_app = command_group(help="Configuration.", no_args_is_help=True)
 app.add_typer(sip_app, name="sip")
 app.add_typer(aip_app, name="aip")
 app.add_typer(config_app, name="config")

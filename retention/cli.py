@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from archive_service.cli_groups import command_group
 from retention.schedule import ScheduleReport, read_schedule
 
 if TYPE_CHECKING:
     from retention.recompute import RecomputeReport
 
-retention_app = typer.Typer(
+retention_app = command_group(
     help="Retention: schedule of retention terms, daily review and storage locks.",
     no_args_is_help=True,
 )
-schedule_app = typer.Typer(help="The retention schedule (CSV).", no_args_is_help=True)
+schedule_app = command_group(help="The retention schedule (CSV).", no_args_is_help=True)
 retention_app.add_typer(schedule_app, name="schedule")
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
@@ -96,8 +97,10 @@ def _read(file: Path) -> ScheduleReport:
 
 @retention_app.command("daily")
 def daily(as_json: JsonOption = False) -> None:
-    """Run the daily task once: pending storage locks and legal holds, extension of permanent
-    locks, dossiers due for review ("Xem xét hủy"). Run it once a day (cron, systemd timer)."""
+    """Run the daily task once; run it once a day (cron, systemd timer).
+
+    It applies pending storage locks and legal holds, extends the locks of permanent dossiers
+    and lists the dossiers due for review ("Xem xét hủy")."""
     from dataclasses import asdict
 
     from archive_service.config import get_settings
@@ -127,9 +130,10 @@ def daily(as_json: JsonOption = False) -> None:
 
 @retention_app.command("recompute")
 def recompute(as_json: JsonOption = False) -> None:
-    """Recompute the term of every dossier computed with another schedule than the configured
-    one (longer: applied, with a new AIP version; shorter: not applied, a warning event).
-    The service also does it when it starts, and the daily task every day."""
+    """Recompute the term of every dossier computed with another retention schedule.
+
+    A longer term is applied, with a new AIP version; a shorter one is not, and a warning
+    event says so. The service also does it when it starts, and the daily task every day."""
     from dataclasses import asdict
 
     from archive_service.config import get_settings

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from archive_service.cli_groups import command_group
+
 if TYPE_CHECKING:
     from archive_service.config import Settings
     from archive_service.db.session import Database
 
-db_app = typer.Typer(help="Database: migrations.", no_args_is_help=True)
+db_app = command_group(help="Database: migrations.", no_args_is_help=True)
 
 EXIT_NOT_MIGRATED = 1
 

@@ -40,8 +40,9 @@ def doctor(
         ),
     ] = True,
 ) -> None:
-    """List external tools (Ghostscript, tesseract, LibreOffice, ClamAV, veraPDF …) and check
-    that the storage refuses to delete a locked object."""
+    """List the external tools and check that the storage refuses to delete a locked object.
+
+    The tools: Ghostscript, tesseract, LibreOffice, ClamAV, veraPDF …"""
     tools = detect_tools(clamd_socket)
     probe = probe_configured_storage() if storage else None
     if as_json:

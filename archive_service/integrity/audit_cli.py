@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from archive_service.cli_groups import command_group
 from archive_service.db.cli import open_migrated_database
 from archive_service.security.cli import cli_actor
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
 
     from archive_service.integrity.chain import VerificationReport
 
-audit_app = typer.Typer(help="Audit trail: verify, export, sign checkpoints.", no_args_is_help=True)
+audit_app = command_group(
+    help="Audit trail: verify, export, sign checkpoints.", no_args_is_help=True
+)
 
 EXIT_OK, EXIT_BROKEN, EXIT_UNREADABLE = 0, 1, 2
 

@@ -17,7 +17,9 @@ from typing import Annotated
 
 import typer
 
-replica_app = typer.Typer(help="The replica: a second store that repairs draw from.")
+from archive_service.cli_groups import command_group
+
+replica_app = command_group(help="The replica: a second store that repairs draw from.")
 
 EXIT_SYNCED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from archive_service.cli_groups import command_group
 from archive_service.db.cli import open_migrated_database
 
 if TYPE_CHECKING:
     from archive_service.security.service import ApiKeyInfo
 
-admin_app = typer.Typer(help="Administration: API keys.", no_args_is_help=True)
+admin_app = command_group(help="Administration: API keys.", no_args_is_help=True)
 
 EXIT_REFUSED = 1
 

@@ -176,6 +176,14 @@ def test_help_texts(command: list[str]) -> None:
     assert "Usage" in result.stdout
 
 
+def test_help_paragraphs_are_wrapped_to_the_terminal_not_to_the_source_lines() -> None:
+    wide = {"COLUMNS": "200"}
+    serve = run_archive("serve", "--help", env=wide).stdout
+    assert "migrates the SQLite database and prints a first admin key" in serve
+    daily = run_archive("retention", "daily", "--help", env=wide).stdout
+    assert "extends the locks of permanent dossiers and lists the dossiers due" in daily
+
+
 def test_serve_listens_on_localhost_port_8000_unless_told_otherwise() -> None:
     result = run_archive("serve", "--help")
     assert result.returncode == 0
