@@ -53,7 +53,6 @@ FONT_DIRECTORY = Path("/usr/share/fonts/truetype/dejavu")
 _FONTS = {
     "DejaVuSans": "DejaVuSans.ttf",
     "DejaVuSans-Bold": "DejaVuSans-Bold.ttf",
-    "DejaVuSans-Oblique": "DejaVuSans-Oblique.ttf",
 }
 _REGISTERED: set[Path] = set()
 _REGISTER_LOCK = threading.Lock()
@@ -135,7 +134,7 @@ def _register_fonts(directory: Path) -> None:
             "DejaVuSans",
             normal="DejaVuSans",
             bold="DejaVuSans-Bold",
-            italic="DejaVuSans-Oblique",
+            italic="DejaVuSans",  # never used; Debian 13's fonts-dejavu-core has no Oblique
             boldItalic="DejaVuSans-Bold",
         )
         _REGISTERED.add(directory)
