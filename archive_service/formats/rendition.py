@@ -57,6 +57,7 @@ from archive_service.formats.verify_rendition import (
     RenditionCheck,
     SourceFacts,
     TextProof,
+    carry_document_metadata,
     source_facts,
     verify_rendition,
 )
@@ -426,7 +427,12 @@ def _ghostscript_draft(
     rendered, output = folder / "ghostscript.pdf", folder / "ghostscript-rendition.pdf"
     ghostscript_to_pdf(source, rendered, tools.ghostscript.executable, tools.ghostscript_timeout)
     with open_strict(rendered) as pdf:
+        with open_strict(source) as original:
+            carried = carry_document_metadata(original, pdf)
         step = make_pdfa_2b(pdf, output)
+    if carried:
+        note = f"chép {', '.join(carried)} của bản gốc (Ghostscript chỉ đọc chúng từ DocInfo)"
+        step = replace(step, changes=(note, *step.changes))
     return _Draft(output, replace(facts, fingerprints=()), outcome.path, outcome.agents, step)
 
 

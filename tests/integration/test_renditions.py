@@ -38,7 +38,6 @@ from archive_service.formats.rendition import (
     RenditionTools,
     make_rendition,
 )
-from archive_service.formats.tools import GHOSTSCRIPT_MINIMUM, parse_version
 from archive_service.formats.verify_rendition import (
     SourceFacts,
     TextProof,
@@ -557,17 +556,27 @@ def test_ghostscript_keeps_vietnamese_text_of_a_font_it_must_embed(tmp_path: Pat
     assert "Hồ sơ thủ tục hành chính" in page_texts(result.output_path)[0]
 
 
-def test_verification_catches_what_old_ghostscript_loses(tmp_path: Path) -> None:
-    ghostscript = _ghostscript()
-    tools = replace(TOOLS, ghostscript=ghostscript)
+def test_a_ghostscript_rendition_keeps_a_title_the_source_holds_only_in_its_xmp(
+    tmp_path: Path,
+) -> None:
+    """Ghostscript takes the title from DocInfo only ("Untitled" otherwise, which the check
+    refused); the rendition gets the source's, in DocInfo and XMP, and says so."""
+    tools = replace(TOOLS, ghostscript=_ghostscript())
     source = fx.pdfa_claim_unembedded_font(tmp_path / "thong-bao.pdf")  # Vietnamese dc:title
+    with pikepdf.open(source) as original:
+        assert "/Title" not in original.docinfo
+        title = original.open_metadata()["dc:title"]
     result = make_rendition(source, identify(source), tmp_path / "out", tools=tools)
-    old = (parse_version(ghostscript.version) or (0,))[:2] < GHOSTSCRIPT_MINIMUM
-    if old:  # Ghostscript < 10.03 drops the Vietnamese title: the rendition is discarded
-        assert result.status is FAILED and result.output_path is None
-        assert result.reason and "siêu dữ liệu bị mất hoặc bị đổi: tiêu đề" in result.reason
-    else:
-        assert result.status is CREATED, result.reason
+    assert result.status is CREATED, result.reason
+    assert result.output_path and validate_pdfa(result.output_path, "2b").is_valid_pdfa_2b
+    with pikepdf.open(result.output_path) as rendition:
+        assert str(rendition.docinfo["/Title"]) == title == "Hồ sơ thủ tục hành chính"
+        assert rendition.open_metadata()["dc:title"] == title
+    assert any("tiêu đề" in change and "Ghostscript" in change for change in result.changes)
+
+
+def test_ghostscript_output_of_a_damaged_pdf_is_refused(tmp_path: Path) -> None:
+    tools = replace(TOOLS, ghostscript=_ghostscript())
     for damaged in (fx.truncated_pdf, fx.garbage_with_pdf_header):  # gs would exit 0 on these
         path = damaged(tmp_path / f"{damaged.__name__}.pdf")
         refused = make_rendition(path, identify(path), tmp_path / "out2", tools=tools)
