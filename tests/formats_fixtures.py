@@ -32,6 +32,8 @@ from fontTools.ttLib import TTFont
 from pikepdf import Array, Dictionary, Name, String
 from PIL import Image, ImageDraw, ImageFont
 
+from archive_service.formats.rendition import RenditionTools
+
 FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 VIETNAMESE_LINES = (
     "Hồ sơ thủ tục hành chính",
@@ -43,6 +45,12 @@ EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 USER_PASSWORD = "mo-tep"
 OWNER_PASSWORD = "chu-so-huu"
 _CREATED = datetime(2024, 6, 12, 10, 2, 0).strftime("%Y-%m-%dT%H:%M:%S+07:00")
+
+
+def fonts_get_embedded() -> bool:
+    """Whether this machine has a Ghostscript the archive uses (10.03 or newer): then a PDF
+    whose fonts are not embedded gets a rendition; without one, its rendition fails."""
+    return RenditionTools.detect().ghostscript is not None
 
 
 # --- sRGB ICC profile (version 2.1, display class), written from the sRGB definition -------------

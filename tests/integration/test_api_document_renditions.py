@@ -67,7 +67,7 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archived]:
     made = {
         "da-ky.pdf": signed_vietnamese_pdf(folder, make_pki(folder)),
         "giay-chung-nhan.pdf": fx.pdfa_2b(folder / "giay-chung-nhan.pdf"),
-        "khong-nhung-phong.pdf": fx.helvetica_pdf(folder / "khong-nhung-phong.pdf"),
+        "bi-cat-cut.pdf": fx.truncated_pdf(folder / "bi-cat-cut.pdf"),  # no rendition anywhere
         "ghi-chu.txt": fx.text_file(folder / "ghi-chu.txt"),
     }
     files = {name: path.read_bytes() for name, path in made.items()}
@@ -112,12 +112,12 @@ def test_not_needed_and_failed_renditions_say_so_without_a_file(archived: Archiv
             "mime_type": None,
             "validator": None,
         }
-    failed = archived.document("khong-nhung-phong.pdf")["rendition"]
+    failed = archived.document("bi-cat-cut.pdf")["rendition"]
     assert failed["status"] == "failed"
-    assert archived.document("khong-nhung-phong.pdf")["file_name"] in failed["reason"]
-    assert "phông chữ" in failed["reason"]
+    assert archived.document("bi-cat-cut.pdf")["file_name"] in failed["reason"]
+    assert "startxref" in failed["reason"]
     assert failed["path"] is None and failed["sha256"] is None and failed["validator"] is None
-    doc_id = archived.document("khong-nhung-phong.pdf")["doc_id"]
+    doc_id = archived.document("bi-cat-cut.pdf")["doc_id"]
     missing = archived.client.get(
         f"{DOSSIERS}/{CODE}/documents/{doc_id}", params={"rendition": "pdfa"}
     )

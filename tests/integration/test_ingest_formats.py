@@ -30,8 +30,8 @@ from archive_service.formats.catalogue import FORMATS
 from archive_service.formats.convert_pdf import forbidden_constructs
 from archive_service.formats.identify import identify
 from archive_service.formats.pdfa import validate_pdfa
-from archive_service.formats.rendition import RenditionTools
 from archive_service.formats.signatures_pdf import Integrity, Trust, inspect_signatures
+from archive_service.formats.verify_rendition import normalise_text
 from archive_service.packages.aip_items import representation_premis_path
 from archive_service.packages.aip_writer import PREMIS_PATH
 from archive_service.packages.mets import PREMIS_NS
@@ -250,7 +250,12 @@ def test_every_rendition_stored_as_pdfa_validates_and_keeps_text_and_pages(
         original = stored.copy_of(row.logical_path)
         if name.endswith(".pdf"):
             assert pages(rendition) == pages(original), name
-            assert texts(rendition) == texts(original), name
+            if name == "khong-nhung-phong.pdf":  # re-rendered by Ghostscript: the same words
+                assert [normalise_text(t) for t in texts(rendition)] == [
+                    normalise_text(t) for t in texts(original)
+                ]
+            else:
+                assert texts(rendition) == texts(original), name
     assert pages(stored.copy_of(made["anh-chup.jpg"].rendition_path or "")) == 1
     docx_text = "\n".join(texts(stored.copy_of(made["to-trinh.docx"].rendition_path or "")))
     for line in fx.VIETNAMESE_LINES:
@@ -276,10 +281,14 @@ def test_the_catalogue_records_formats_by_content_and_rendition_outcomes(
     rows = stored.rows
     for kept in ("giay-chung-nhan.pdf", "ghi-chu.txt"):  # valid PDF/A-2b; open text format
         assert (rows[kept].rendition_status, rows[kept].rendition_path) == ("not-needed", None)
-    failed = rows["khong-nhung-phong.pdf"]
-    assert (failed.rendition_status, failed.rendition_path) == ("failed", None)
-    assert failed.rendition_failure and "phông chữ" in failed.rendition_failure
-    assert failed.file_name in failed.rendition_failure
+    unembedded = rows["khong-nhung-phong.pdf"]
+    if fx.fonts_get_embedded():  # by Ghostscript
+        assert unembedded.rendition_status == "created", unembedded.rendition_failure
+        assert unembedded.rendition_path and unembedded.rendition_failure is None
+    else:
+        assert (unembedded.rendition_status, unembedded.rendition_path) == ("failed", None)
+        assert unembedded.rendition_failure and "phông chữ" in unembedded.rendition_failure
+        assert unembedded.file_name in unembedded.rendition_failure
 
 
 def test_a_signed_pdf_keeps_its_bytes_and_its_signature_in_the_archive(
@@ -385,9 +394,10 @@ def test_the_rendition_is_served_by_the_documents_endpoint(
     assert response.headers["Content-Type"] == "application/pdf"
     assert response.content == stored.bytes_of(row.rendition_path or "")
     assert client.get(url).content == archived.files["anh-chup.jpg"]
-    failed = stored.rows["khong-nhung-phong.pdf"]
+    # a rendition that failed (no usable Ghostscript here) or was not needed (PDF/A-2b already)
+    without = "giay-chung-nhan.pdf" if fx.fonts_get_embedded() else "khong-nhung-phong.pdf"
     missing = client.get(
-        f"{DOSSIERS}/{archived.dossier_code}/documents/{failed.doc_id}",
+        f"{DOSSIERS}/{archived.dossier_code}/documents/{stored.rows[without].doc_id}",
         params={"rendition": "pdfa"},
     )
     assert missing.status_code == 404
@@ -414,7 +424,7 @@ KINDS = (
 def _expected_rendition(key: str) -> str:
     """The rendition status the archive's own tools give the fixture (Ghostscript, when this
     machine has a usable one, embeds the font the lossless path cannot)."""
-    if key == "pdf-vietnamese-unembedded" and RenditionTools.detect().ghostscript is not None:
+    if key == "pdf-vietnamese-unembedded" and fx.fonts_get_embedded():
         return "created"
     return str(EXPECTED[key].status)
 
