@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Debian packages that tests/s3server/ceph.sh needs (Ceph 16 on Debian 12):
+# Install the Debian packages that tests/s3server/ceph.sh needs (Ceph 16 on Debian 12, Ceph 18 on Debian 13):
 # one monitor, one OSD and the RADOS Gateway, plus curl for the readiness probe.
 # Idempotent and quiet: does nothing when everything is already installed.
 set -euo pipefail
