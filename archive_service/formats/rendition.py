@@ -427,8 +427,7 @@ def _ghostscript_draft(
     rendered, output = folder / "ghostscript.pdf", folder / "ghostscript-rendition.pdf"
     ghostscript_to_pdf(source, rendered, tools.ghostscript.executable, tools.ghostscript_timeout)
     with open_strict(rendered) as pdf:
-        with open_strict(source) as original:
-            carried = carry_document_metadata(original, pdf)
+        carried = carry_document_metadata(facts.metadata, pdf)
         step = make_pdfa_2b(pdf, output)
     if carried:
         note = f"chép {', '.join(carried)} của bản gốc (Ghostscript chỉ đọc chúng từ DocInfo)"

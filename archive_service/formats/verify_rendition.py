@@ -156,44 +156,38 @@ def document_metadata(pdf: pikepdf.Pdf, keys: Collection[str] = _METADATA_KEYS) 
 
     Only ``keys`` are read: the XMP is parsed only when DocInfo lacks one it can hold.
     """
-    found = {key: normalise_text(value) for key, value in _metadata_as_written(pdf, keys).items()}
-    return {key: text for key, text in found.items() if text}
-
-
-def carry_document_metadata(source: pikepdf.Pdf, target: pikepdf.Pdf) -> list[str]:
-    """Give ``target`` (a re-rendering of ``source``) the title, author, subject and keywords
-    ``source`` has, in DocInfo and the XMP alike; the names of what was carried.
-
-    Ghostscript reads them from DocInfo only: a title held in the XMP alone comes out
-    "Untitled", which the rendition check would then refuse."""
-    wanted = _metadata_as_written(source, _METADATA_KEYS)
-    if not wanted:
-        return []
-    for key, value in wanted.items():
-        target.docinfo[key] = pikepdf.String(value)
-    with target.open_metadata(set_pikepdf_as_editor=False) as xmp:
-        xmp.load_from_docinfo(target.docinfo)
-    return [_DOCINFO_KEYS[key] for key in wanted]
-
-
-def _metadata_as_written(pdf: pikepdf.Pdf, keys: Collection[str]) -> dict[str, str]:
-    """The non-blank values of ``keys``, from DocInfo or else the XMP, as the file has them."""
     found: dict[str, str] = {}
     for key in _DOCINFO_KEYS:
         value = pdf.docinfo.get(key) if key in keys and "/Info" in pdf.trailer else None
-        if value is not None and str(value).strip():
-            found[key] = str(value)
+        text = normalise_text(str(value)) if value is not None else ""
+        if text:
+            found[key] = text
     missing = [key for key in _XMP_KEYS if key in keys and key not in found]
     if missing and "/Metadata" in pdf.Root:
         try:
             xmp = pdf.open_metadata()
             for key in missing:
-                text = _xmp_text(xmp.get(_XMP_KEYS[key]))
-                if text.strip():
+                text = normalise_text(_xmp_text(xmp.get(_XMP_KEYS[key])))
+                if text:
                     found[key] = text
         except Exception:  # unreadable XMP: validation reports it, the DocInfo values stand
             pass
     return found
+
+
+def carry_document_metadata(metadata: Mapping[str, str], target: pikepdf.Pdf) -> list[str]:
+    """Give ``target`` (a re-rendering) the source's ``metadata`` (``SourceFacts.metadata``)
+    in DocInfo and the XMP alike; the names of what was carried.
+
+    Ghostscript reads the title, author, subject and keywords from DocInfo only: a title held
+    in the XMP alone comes out "Untitled", which the rendition check would then refuse."""
+    if not metadata:
+        return []
+    for key, value in metadata.items():
+        target.docinfo[key] = pikepdf.String(value)
+    with target.open_metadata(set_pikepdf_as_editor=False) as xmp:
+        xmp.load_from_docinfo(target.docinfo)
+    return [_DOCINFO_KEYS[key] for key in metadata]
 
 
 def _xmp_text(value: object) -> str:
